@@ -1,0 +1,158 @@
+#include "config/registry.h"
+
+#include <array>
+
+namespace rampart::config {
+
+namespace {
+
+using T = ValueType;
+
+// Keep this table sorted by component, then by name; the documents list keys in this order.
+constexpr KeySpec kKeys[] = {
+    // ------------------------------------------------------------------ shared by all programs
+    {"rampart_user", T::String, "rampart",
+     "The unprivileged account the daemons switch to after opening their sockets and reading "
+     "their private keys as root. DKIM private keys must be readable by this account, or a "
+     "reload (SIGHUP) cannot re-read them.",
+     kAll, false},
+    {"log_level", T::Enum, "info",
+     "Least severe message that is logged: error, warning, info or debug. info logs one line per "
+     "message or decision.",
+     kAll, true, "error|warning|info|debug"},
+    {"syslog_facility", T::Enum, "mail",
+     "Syslog facility of the daemons' log lines (in --foreground mode they go to stderr instead).",
+     kAll, false, "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"},
+    {"dns_servers", T::List, "",
+     "DNS servers for Rampart's own lookups (DKIM key checks, recipient MX lookups), as IP or "
+     "IP:PORT, e.g. \"127.0.0.1:5353\". Empty: the servers of /etc/resolv.conf.",
+     kAll, true},
+    {"dns_timeout", T::Duration, "5s",
+     "How long one DNS lookup may take, retries included, before it counts as failed.",
+     kAll, true},
+
+    // ------------------------------------------------------------------ rampart-milter
+    {"milter_listen", T::Listen, "unix:/run/rampart/milter.sock",
+     "Where rampart-milter listens for Postfix: unix:/path, inet:HOST:PORT or libmilter's "
+     "inet:PORT@HOST. Postfix's smtpd_milters names the same socket (unix:/path is relative to "
+     "Postfix's queue directory when smtpd is chrooted).",
+     kMilter, false},
+    {"milter_socket_mode", T::Mode, "0660",
+     "Permissions of a unix milter socket. With the default, only the owner (rampart_user) and "
+     "milter_socket_group can connect.",
+     kMilter, false},
+    {"milter_socket_group", T::String, "postfix",
+     "Group of a unix milter socket: the group Postfix's smtpd runs with. Empty: keep the "
+     "primary group of rampart_user.",
+     kMilter, false},
+    {"milter_pid_file", T::Path, "/run/rampart/rampart-milter.pid",
+     "Where rampart-milter writes its process id when it runs in the background. Empty: no pid file.",
+     kMilter, false},
+    {"milter_internal_networks", T::CidrList, "127.0.0.0/8, [::1]/128",
+     "Clients whose mail is our users' mail even without SMTP authentication: only mail from "
+     "these networks, from authenticated clients (milter_trust_authenticated) or from listeners "
+     "named in milter_originating_daemon_names is repaired, checked against suppression lists and "
+     "signed. Other mail passes untouched.",
+     kMilter, true},
+    {"milter_trust_authenticated", T::Bool, "yes",
+     "Treat mail from SMTP-authenticated clients ({auth_authen} set) as our users' mail.",
+     kMilter, true},
+    {"milter_originating_daemon_names", T::List, "",
+     "Postfix listener names ({daemon_name}, set with milter_macro_daemon_name or per service in "
+     "master.cf, e.g. ORIGINATING) whose mail is our users' mail whatever the client.",
+     kMilter, true},
+    {"milter_header_size_limit", T::Size, "1M",
+     "Largest header block rampart-milter accepts. A larger message is answered with a temporary "
+     "failure that says why, never passed on unsigned.",
+     kMilter, true},
+    {"milter_on_internal_error", T::Enum, "tempfail",
+     "Answer when rampart-milter itself fails on a message (a bug, an exhausted resource): "
+     "tempfail (the client retries later) or accept (deliver the message as it is, unsigned).",
+     kMilter, true, "tempfail|accept"},
+    {"milter_stats_interval", T::Duration, "10m",
+     "How often rampart-milter logs one line with its counters (also on SIGUSR1). 0s: only on SIGUSR1.",
+     kMilter, true},
+
+    // ------------------------------------------------------------------ DKIM signing (rampart-milter, rampartctl)
+    {"dkim_key_table", T::Table, "",
+     "OpenDKIM-format KeyTable: lines \"KEYNAME DOMAIN:SELECTOR:/path/to/private.key\"; % as "
+     "DOMAIN means the From domain and % in the path is replaced by it. Key type (RSA or Ed25519) "
+     "is read from the key. Empty: rampart-milter does not sign.",
+     kMilter | kCtl, true, "file"},
+    {"dkim_signing_table", T::Table, "",
+     "OpenDKIM-format SigningTable mapping From addresses to KeyTable names. file: looks up "
+     "user@host, host, user@.parent, .parent, user@*, * in that order; refile: has one \"PATTERN "
+     "KEYNAME\" per line with * wildcards, tried in file order.",
+     kMilter | kCtl, true, "file|refile"},
+    {"dkim_multiple_signatures", T::Bool, "yes",
+     "Sign with every matching SigningTable entry (e.g. an RSA and an Ed25519 key, or the From "
+     "domain plus a second domain). no: only the first match.",
+     kMilter, true},
+    {"dkim_canonicalization", T::Enum, "relaxed/relaxed",
+     "Header/body canonicalization of new signatures (RFC 6376 section 3.4).",
+     kMilter, true, "relaxed/relaxed|relaxed/simple|simple/relaxed|simple/simple"},
+    {"dkim_signed_headers", T::List,
+     "From, Reply-To, Subject, Date, Message-ID, To, Cc, MIME-Version, Content-Type, "
+     "Content-Transfer-Encoding, In-Reply-To, References, List-Id, List-Unsubscribe, "
+     "List-Unsubscribe-Post, Feedback-ID",
+     "Header fields covered by the signature when present (every instance). From is always signed.",
+     kMilter, true},
+    {"dkim_oversigned_headers", T::List,
+     "From, Subject, To, Date, List-Unsubscribe, List-Unsubscribe-Post",
+     "Header fields listed in h= once more than they occur, so that nobody can add another instance "
+     "(or, when absent, the field itself) without breaking the signature.",
+     kMilter, true},
+    {"dkim_unsigned_action", T::Enum, "tempfail",
+     "What happens to our users' mail that cannot get a signature aligned with its From domain "
+     "(no key for the domain, no From, a key refused): tempfail (answer 451 with the reason; "
+     "receivers reject or spam-folder unaligned bulk mail), reject (550), or accept (deliver unsigned).",
+     kMilter, true, "tempfail|reject|accept"},
+    {"dkim_require_safe_keys", T::Bool, "yes",
+     "Refuse private keys that other accounts can read or write: the owner must be root or "
+     "rampart_user, the file must give nothing to others, and its directory must not be "
+     "writable by others.",
+     kMilter | kCtl, true},
+    {"dkim_key_dns_check", T::Enum, "warn",
+     "At start-up and on reload, look up every selector of the KeyTable in DNS and compare the "
+     "published public key with the private key. warn: log problems; enforce: also stop signing "
+     "with a key that is unpublished, revoked or mismatched (its mail gets dkim_unsigned_action); "
+     "off: no lookups. A DNS error never stops signing.",
+     kMilter, true, "off|warn|enforce"},
+    {"dkim_signature_ttl", T::Duration, "0s",
+     "Validity of new signatures (the x= tag). 0s: signatures do not expire.",
+     kMilter, true},
+};
+
+}  // namespace
+
+std::string_view typeName(ValueType t) {
+    switch (t) {
+        case T::String: return "string";
+        case T::Bool: return "yes|no";
+        case T::Integer: return "integer";
+        case T::Duration: return "duration";
+        case T::Size: return "size";
+        case T::Rate: return "rate";
+        case T::Listen: return "listen address";
+        case T::ListenList: return "listen addresses";
+        case T::List: return "list";
+        case T::CidrList: return "networks";
+        case T::Table: return "table";
+        case T::Mode: return "file mode";
+        case T::Enum: return "choice";
+        case T::Path: return "path";
+        case T::Timezone: return "time zone";
+    }
+    return "?";
+}
+
+std::span<const KeySpec> registry() { return kKeys; }
+
+const KeySpec* findKey(std::string_view name) {
+    for (const auto& k : kKeys) {
+        if (k.name == name) return &k;
+    }
+    return nullptr;
+}
+
+}  // namespace rampart::config
