@@ -41,7 +41,11 @@ struct KeyCheckResult {
     bool failing() const;
 };
 
-// Looks up all selectors concurrently.
+// Looks up all selectors concurrently (one Resolver batch); results are in the order of `keys`.
+// Among several TXT records at a name, the DKIM ones (a p= tag, or v=DKIM1) are judged: any match
+// is Ok (the detail warns about the others), none: their common status, or Mismatch when they
+// differ. RSA p= may be SubjectPublicKeyInfo or PKCS#1 RSAPublicKey. A null `key` is Mismatch
+// without a lookup. Details of failing statuses end with the record to publish.
 std::vector<KeyCheckResult> checkPublishedKeys(const std::vector<KeyCheckInput>& keys, dns::Resolver& resolver);
 
 }  // namespace rampart::dkim
