@@ -124,6 +124,7 @@ TEST_CASE("a CNAME is followed and the smallest TTL of the chain is reported", "
     LoopbackDns dns;
     dns.txt("target.test", "via alias").cname("alias.test", "target.test", 60).ttl(300);
     dns.mx("host.test", "mx.example.test", 5).cname("mxalias.test", "host.test", 45);
+    dns.a("addr.test", "192.0.2.7").cname("addralias.test", "addr.test", 30);
     dns.start();
     Resolver r(at(dns.address()));
 
@@ -136,6 +137,10 @@ TEST_CASE("a CNAME is followed and the smallest TTL of the chain is reported", "
     auto m = mx1(r, "mxalias.test");
     REQUIRE(m.status == Status::Ok);
     CHECK(m.ttl == 45);
+
+    a = txt1(r, "addralias.test");  // the answer holds only the CNAME: no TXT at the end of it
+    CHECK(a.status == Status::NoData);
+    CHECK(a.records.empty());
 }
 
 TEST_CASE("negative answers carry the SOA's negative TTL", "[dns]") {
