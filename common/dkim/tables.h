@@ -1,9 +1,13 @@
 // OpenDKIM's KeyTable and SigningTable formats, so an OpenDKIM user points Rampart at the tables
 // they already have.
 //
-// KeyTable (file:):  KEYNAME  DOMAIN:SELECTOR:KEYPATH      ('#' comments, blank lines)
-//   DOMAIN "%" = the From domain being signed; "%" in KEYPATH is replaced by that domain.
-//   KEYPATH is a file path (starts with "/", "./" or "../").
+// Both: fields separated by whitespace, '#' starts a comment anywhere (as in OpenDKIM), blank lines
+// are ignored. A malformed line is reported with file:line and skipped.
+// KeyTable (file:):  KEYNAME  DOMAIN:SELECTOR:KEYPATH
+//   split at the first two colons (KEYPATH may contain ':'); DOMAIN is stored as a lower-case
+//   A-label. DOMAIN "%" = the From domain being signed; "%" in KEYPATH is replaced by that domain.
+//   KEYPATH is a file path (starts with "/", "./" or "../"). A repeated KEYNAME is a warning and
+//   the later line is ignored.
 // SigningTable file:   KEY KEYNAME   where KEY is user@host, host, user@.domain, .domain, user@* or *
 //   lookups for From address user@a.b.c: user@a.b.c, a.b.c, user@.b.c, .b.c, user@.c, .c, user@*, *
 // SigningTable refile: PATTERN KEYNAME   PATTERN with '*' wildcards, matched case-insensitively
@@ -12,6 +16,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -39,6 +44,7 @@ public:
 
 private:
     std::vector<KeyTableEntry> entries_;
+    std::unordered_map<std::string, size_t> byName_;  // name -> index in entries_
 };
 
 struct SigningTableEntry {
@@ -61,6 +67,7 @@ public:
 private:
     std::vector<SigningTableEntry> entries_;
     bool refile_ = false;
+    std::unordered_map<std::string, std::vector<size_t>> byKey_;  // file: key -> entries, in order
 };
 
 // '*' wildcard match, case-insensitive (refile: semantics).

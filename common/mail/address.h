@@ -24,6 +24,8 @@ util::Result<std::vector<Mailbox>> parseAddressList(std::string_view value);
 
 // An envelope address as Postfix hands it to a milter or policy server: "<a@b>", "a@b" or "<>" /
 // "" (the null sender: localPart and domain empty). Source routes "<@x,@y:a@b>" are dropped.
+// "<Postmaster>" without a domain (RFC 5321 section 4.1.1.3) gives localPart "Postmaster" and an
+// empty domain; any other address without '@' is an error.
 util::Result<Mailbox> parseEnvelopeAddress(std::string_view text);
 
 }  // namespace rampart::mail

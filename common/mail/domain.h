@@ -14,7 +14,9 @@ namespace rampart::mail {
 util::Result<std::string> toAsciiDomain(std::string_view domain);
 
 // The registrable ("organisational") domain: mail.example.co.uk -> example.co.uk. A name that is a
-// public suffix itself, or unknown to the list, is returned unchanged (lower-cased).
+// public suffix itself (co.uk, com) is returned unchanged (lower-cased). Names under a top-level
+// domain the list does not know follow its default rule "*": a.example.invalidtld ->
+// example.invalidtld. The list is libpsl's newest: /usr/share/publicsuffix or the built-in one.
 std::string organizationalDomain(std::string_view asciiDomain);
 
 // Relaxed alignment: equal organisational domains (case-insensitive).
