@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Rampart demo: a private Postfix on loopback with rampart-milter in front, a loopback DNS server
+publishing the DKIM keys, and an SMTP sink standing in for the Internet. It shows, step by step:
+keys generated and checked against DNS, messages signed with RSA and Ed25519 and verified by two
+independent verifiers, and a message that cannot be signed aligned being refused instead of sent."""
+import os
+import re
+import sys
+import textwrap
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from rampart_testlib import env, daemons  # noqa: E402
+from rampart_testlib.dnsmasq import LoopbackDns  # noqa: E402
+from rampart_testlib.postfix import PrivatePostfix, swaks  # noqa: E402
+from rampart_testlib.sink import SmtpSink  # noqa: E402
+
+BOLD, DIM, GREEN, RED, END = "\033[1m", "\033[2m", "\033[32m", "\033[31m", "\033[0m"
+if not sys.stdout.isatty():
+    BOLD = DIM = GREEN = RED = END = ""
+
+
+def step(title):
+    print(f"\n{BOLD}== {title}{END}")
+
+
+def show(text, indent="   "):
+    print(textwrap.indent(text.rstrip("\n"), indent))
+
+
+def message(sender, subject, to="Bob Prospect <bob@prospect.example>"):
+    return (f"From: {sender}\nTo: {to}\nSubject: {subject}\nDate: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\n"
+            f"Message-ID: <{time.time_ns()}@demo.rampart>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n"
+            f"Hi Bob,\n\nquick question about your roadmap.\n\nAlice\n")
+
+
+def main():
+    env.require_root()
+    env.rampart_account()
+    tmp = env.make_tmpdir("rampart-demo-")
+    procs = []
+    try:
+        step("1. Keys: rampartctl dkim keygen (RSA-2048 and Ed25519 for acme-mail.com)")
+        keydir = os.path.join(tmp, "keys")
+        os.makedirs(keydir, mode=0o755)
+        keys = {}
+        for sel, typ in (("rsa2026", "rsa"), ("ed2026", "ed25519")):
+            path = os.path.join(keydir, f"{sel}.private")
+            out = daemons.rampartctl("dkim", "keygen", "acme-mail.com", sel, "--type", typ, "--output", path,
+                                     "--owner", "rampart").stdout
+            show(out.split("\n\n")[0])
+            keys[sel] = (path, daemons.rampartctl("dkim", "record", path).stdout.strip())
+        keytable = os.path.join(tmp, "key.table")
+        with open(keytable, "w") as f:
+            for sel, (path, _) in keys.items():
+                f.write(f"{sel}._domainkey.acme-mail.com acme-mail.com:{sel}:{path}\n")
+        signing = os.path.join(tmp, "signing.table")
+        with open(signing, "w") as f:
+            f.write("*@acme-mail.com rsa2026._domainkey.acme-mail.com\n*@acme-mail.com ed2026._domainkey.acme-mail.com\n"
+                    "*@*.acme-mail.com rsa2026._domainkey.acme-mail.com\n")
+
+        step("2. DNS: publish the records on a loopback DNS server and check them")
+        dns = LoopbackDns()
+        for sel, (_, rec) in keys.items():
+            dns.txt(f"{sel}._domainkey.acme-mail.com", rec)
+        dns.start()
+        procs.append(dns)
+        conf = os.path.join(tmp, "rampart.conf")
+        sock = os.path.join(tmp, "run", "milter.sock")
+        settings = {
+            "milter_listen": f"unix:{sock}",
+            "milter_pid_file": "",
+            "dkim_key_table": f"file:{keytable}",
+            "dkim_signing_table": f"refile:{signing}",
+            "dkim_key_dns_check": "enforce",
+            "dns_servers": dns.address,
+            "dns_timeout": "2s",
+        }
+        daemons.write_config(conf, settings)
+        show(daemons.rampartctl("dkim", "check", config=conf).stdout)
+        show(daemons.rampartctl("check-config", config=conf).stdout)
+
+        step("3. A private Postfix on loopback, rampart-milter on smtpd_milters (default_action = tempfail)")
+        sink = SmtpSink(os.path.join(tmp, "sink")).start()
+        milter = daemons.Daemon("rampart-milter", conf, os.path.join(tmp, "milter.log")).start(wait_unix=sock)
+        procs.append(milter)
+        postfix = PrivatePostfix(tmp, sink.port, milter_socket=sock).start()
+        procs.append(postfix)
+        show(f"smtpd on 127.0.0.1:{postfix.port}, relayhost = the sink on 127.0.0.1:{sink.port}, config in {postfix.conf}")
+
+        step("4. Send: alice@acme-mail.com and news@news.acme-mail.com (signed), x@unknown-brand.example (no key)")
+        keysfile = daemons.write_keys_file(os.path.join(tmp, "verify.keys"),
+                                           {f"{sel}._domainkey.acme-mail.com": rec for sel, (_, rec) in keys.items()})
+        for sender in ("Alice <alice@acme-mail.com>", "Newsletter <news@news.acme-mail.com>", "X <x@unknown-brand.example>"):
+            addr = re.search(r"<(.*)>", sender).group(1)
+            code, out = swaks(postfix.port, addr, ["bob@prospect.example"], data=message(sender, "Quick question"))
+            last = [l for l in out.splitlines() if re.match(r"^<~?\*? *\d{3} ", l) or " 451 " in l or " 250 " in l]
+            verdict = f"{GREEN}accepted{END}" if code == 0 else f"{RED}refused{END}"
+            show(f"{addr}: {verdict}: {last[-2] if code == 0 and len(last) > 1 else (last[-1] if last else out[-200:])}")
+        env.wait_for(lambda: sink.count() >= 2, timeout=30, what="two delivered messages")
+        time.sleep(0.5)
+
+        step("5. What reached the Internet (the sink): DKIM-Signature headers")
+        paths = []
+        for path, envl, data in sink.messages():
+            paths.append(path)
+            head = data.split(b"\r\n\r\n", 1)[0].decode()
+            sigs = re.findall(r"(?ms)^DKIM-Signature:.*?(?=^\S)", head + "\r\nX:")
+            print(f"   {os.path.basename(path)}: from {envl['mail_from']} -> {', '.join(envl['rcpt_to'])}")
+            for s in sigs:
+                show(re.sub(r"b=[\sA-Za-z0-9+/=]+$", "b=...", s.strip()), indent="      ")
+
+        step("6. Independent verification: libopendkim and dkimpy, public keys from DNS records")
+        results = daemons.verify_all(keysfile, paths)
+        for name, out in results.items():
+            show(f"{name}:\n" + textwrap.indent(out, "  "))
+
+        step("7. rampart-milter's log (one line per message, with the queue id)")
+        show("\n".join(l for l in milter.log().splitlines() if re.search(r": (signed|tempfail|passed|accepted):", l)))
+        print(f"\n{GREEN}{BOLD}Demo complete.{END} Files are in {tmp} while RAMPART_KEEP_TMP=1 is set.")
+    finally:
+        for p in reversed(procs):
+            try:
+                p.stop()
+            except Exception as e:  # keep cleaning up
+                print(f"stop failed: {e}")
+        env.cleanup_tmpdir(tmp)
+
+
+if __name__ == "__main__":
+    main()

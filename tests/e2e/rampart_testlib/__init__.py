@@ -1,0 +1,1 @@
+"""Helpers for Rampart end-to-end tests: private Postfix, SMTP sink, loopback DNS, daemons."""
