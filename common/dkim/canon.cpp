@@ -135,23 +135,32 @@ void BodyHasher::flushPendingLines() {
 }
 
 void BodyHasher::relaxedSpan(const char* p, size_t n) {
-    const char* e = p + n;
+    const char* const e = p + n;
     while (p < e) {
-        const char* q = p;
-        while (q < e && !isWsp(*q))
-            ++q;
-        if (q > p) {
-            flushPendingLines();
-            if (pendingWsp_) emit(" ", 1);
-            pendingWsp_ = false;
-            anyContent_ = true;
-            emit(p, static_cast<size_t>(q - p));
-        }
-        if (q == e) break;
-        pendingWsp_ = true;
-        p = q + 1;
-        while (p < e && isWsp(*p))
+        if (isWsp(*p)) {  // a run becomes one SP, if content follows on this line
+            pendingWsp_ = true;
             ++p;
+            continue;
+        }
+        // Text that relaxed canonicalisation leaves alone: no tab, no run, nothing trailing.
+        const char* q = p;
+        while (q < e) {
+            if (*q == '\t') break;
+            if (*q == ' ') {
+                if (q + 1 < e && !isWsp(q[1])) {
+                    q += 2;
+                    continue;
+                }
+                break;
+            }
+            ++q;
+        }
+        flushPendingLines();
+        if (pendingWsp_) emit(" ", 1);
+        pendingWsp_ = false;
+        anyContent_ = true;
+        emit(p, static_cast<size_t>(q - p));
+        p = q;
     }
 }
 

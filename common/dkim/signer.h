@@ -3,7 +3,10 @@
 // Header selection: for every name in `signedHeaders` present in the message, each instance is
 // listed in h= (bottom-up order is what verifiers consume; we list names once per instance). Names
 // in `oversignedHeaders` are listed once more than they occur (so that no further instance can be
-// added), even when absent. From is always signed.
+// added), even when absent. From is always signed (listed first if not configured, and at least
+// once). Configured names match case-insensitively (one configured twice counts once) and are
+// spelled in h= as configured; a name that cannot be a header field name makes signMessage fail
+// (selectHeaders skips it).
 //
 // The produced value follows the HeaderField convention (leading space, CRLF folding, lines kept
 // under 78 columns where possible) and is byte-for-byte what the verifier sees, under both simple

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "dkim/canon.h"
 
@@ -216,6 +217,29 @@ TEST_CASE("signatures verify with OpenSSL and RSA ones are deterministic", "[dki
         CHECK_FALSE(opensslVerify(**k, data + "x", *sig));
         auto again = (*k)->signDigest(digest.data());
         CHECK(*again == *sig);  // PKCS#1 v1.5 and Ed25519 are deterministic
+    }
+}
+
+TEST_CASE("one key signs from many threads at once", "[dkim][key]") {
+    // The milter shares one PrivateKey between its worker threads (run under TSan too).
+    for (const char* name : {"rsa2048.pem", "ed25519.pem"}) {
+        auto k = PrivateKey::fromPem(goldenKey(name));
+        REQUIRE(k);
+        std::shared_ptr<const PrivateKey> key = *k;
+        const auto digest = digestOf("shared key");
+        const std::vector<uint8_t> expected = *key->signDigest(digest.data());
+        std::vector<int> good(4, 0);
+        std::vector<std::thread> threads;
+        for (size_t t = 0; t < good.size(); ++t) {
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < 25; ++i) {
+                    auto sig = key->signDigest(digest.data());
+                    if (sig && *sig == expected) ++good[t];
+                }
+            });
+        }
+        for (auto& th : threads) th.join();
+        CHECK(good == std::vector<int>(4, 25));
     }
 }
 
