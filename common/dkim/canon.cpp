@@ -4,6 +4,8 @@
 // whether they are trailing.
 #include "dkim/canon.h"
 
+#include "dkim/key.h"
+
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -95,7 +97,7 @@ std::string canonicalizeHeader(Canon c, std::string_view name, std::string_view 
 
 BodyHasher::BodyHasher(Canon c) : canon_(c), md_(EVP_MD_CTX_new()) {
     if (md_ == nullptr) throw std::bad_alloc();
-    if (EVP_DigestInit_ex(md_, EVP_sha256(), nullptr) != 1) {
+    if (EVP_DigestInit_ex2(md_, sha256(), nullptr) != 1) {
         EVP_MD_CTX_free(md_);
         throw std::runtime_error("OpenSSL cannot initialise SHA-256");
     }

@@ -211,14 +211,31 @@ std::string_view keyTypeTag(KeyAlgorithm a) {
     return a == KeyAlgorithm::Rsa ? "rsa" : "ed25519";
 }
 
+const EVP_MD* sha256() {
+    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md ? md : EVP_sha256();
+}
+
 PrivateKey::PrivateKey(EvpPkeyPtr key) : key_(std::move(key)) {
     if (EVP_PKEY_get_base_id(key_.get()) == EVP_PKEY_ED25519) {
         algorithm_ = KeyAlgorithm::Ed25519;
         bits_ = 256;
+        edTemplate_.reset(EVP_MD_CTX_new());
+        if (edTemplate_ && EVP_DigestSignInit_ex(edTemplate_.get(), nullptr, nullptr, nullptr, nullptr,
+                                                 key_.get(), nullptr) != 1) {
+            edTemplate_.reset();
+        }
     } else {
         algorithm_ = KeyAlgorithm::Rsa;
         bits_ = EVP_PKEY_get_bits(key_.get());
+        rsaTemplate_.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
+        if (rsaTemplate_ && (EVP_PKEY_sign_init(rsaTemplate_.get()) != 1 ||
+                             EVP_PKEY_CTX_set_rsa_padding(rsaTemplate_.get(), RSA_PKCS1_PADDING) != 1 ||
+                             EVP_PKEY_CTX_set_signature_md(rsaTemplate_.get(), sha256()) != 1)) {
+            rsaTemplate_.reset();
+        }
     }
+    ERR_clear_error();
 }
 
 util::Result<std::shared_ptr<const PrivateKey>> PrivateKey::fromPem(std::string_view text) {
@@ -311,11 +328,16 @@ util::Result<std::vector<uint8_t>> PrivateKey::signDigest(const uint8_t digest[3
     std::vector<uint8_t> sig;
     size_t len = 0;
     if (algorithm_ == KeyAlgorithm::Rsa) {
-        PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
-        if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
-            EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
-            EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1 ||
-            EVP_PKEY_sign(ctx.get(), nullptr, &len, digest, 32) != 1) {
+        PkeyCtxPtr ctx(rsaTemplate_ ? EVP_PKEY_CTX_dup(rsaTemplate_.get()) : nullptr);
+        if (!ctx) {  // no prepared context: set one up the slow way
+            ctx.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
+            if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
+                EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
+                EVP_PKEY_CTX_set_signature_md(ctx.get(), sha256()) != 1) {
+                return util::err("RSA signing failed: " + opensslError());
+            }
+        }
+        if (EVP_PKEY_sign(ctx.get(), nullptr, &len, digest, 32) != 1) {
             return util::err("RSA signing failed: " + opensslError());
         }
         sig.resize(len);
@@ -324,10 +346,12 @@ util::Result<std::vector<uint8_t>> PrivateKey::signDigest(const uint8_t digest[3
         }
     } else {
         MdCtxPtr ctx(EVP_MD_CTX_new());
-        if (!ctx ||
-            EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key_.get(),
-                                  nullptr) != 1 ||
-            EVP_DigestSign(ctx.get(), nullptr, &len, digest, 32) != 1) {
+        bool ready = ctx && edTemplate_ && EVP_MD_CTX_copy_ex(ctx.get(), edTemplate_.get()) == 1;
+        if (!ready && (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr,
+                                                     key_.get(), nullptr) != 1)) {
+            return util::err("Ed25519 signing failed: " + opensslError());
+        }
+        if (EVP_DigestSign(ctx.get(), nullptr, &len, digest, 32) != 1) {
             return util::err("Ed25519 signing failed: " + opensslError());
         }
         sig.resize(len);

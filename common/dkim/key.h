@@ -25,6 +25,10 @@ struct EvpPkeyFree {
 };
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
+// SHA-256 fetched once per process. OpenSSL 3 looks an implicit EVP_sha256() up in its provider
+// store (under a lock) on every init; a fetched EVP_MD skips that on the message path.
+const EVP_MD* sha256();
+
 class PrivateKey {
 public:
     // PEM (PKCS#1 "RSA PRIVATE KEY", PKCS#8 "PRIVATE KEY") or base64 DER. RSA keys under 1024
@@ -47,7 +51,18 @@ public:
     explicit PrivateKey(EvpPkeyPtr key);
 
 private:
+    struct PkeyCtxFree {
+        void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+    };
+    struct MdCtxFree {
+        void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+    };
     EvpPkeyPtr key_;
+    // Signing contexts prepared once (algorithm fetched, padding and digest set) and duplicated per
+    // signature: the message path never repeats OpenSSL's algorithm lookup. Read-only after
+    // construction, so shared by every thread.
+    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> rsaTemplate_;
+    std::unique_ptr<EVP_MD_CTX, MdCtxFree> edTemplate_;
     KeyAlgorithm algorithm_ = KeyAlgorithm::Rsa;
     int bits_ = 0;
 };

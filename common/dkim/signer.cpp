@@ -163,7 +163,7 @@ util::Result<std::string> signMessage(const mail::HeaderFields& headers, const S
     // Hash the selected headers (each name takes the next instance from the bottom), then the
     // signature header itself without its final CRLF.
     std::unique_ptr<EVP_MD_CTX, MdCtxFree> md(EVP_MD_CTX_new());
-    if (!md || EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1) {
+    if (!md || EVP_DigestInit_ex2(md.get(), sha256(), nullptr) != 1) {
         return util::err("cannot initialise SHA-256");
     }
     std::vector<std::pair<std::string, size_t>> nextFromBottom;  // lower-case name -> index
