@@ -101,13 +101,16 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
     const auto& keyRef = cfg.table("dkim_key_table");
     const auto& signRef = cfg.table("dkim_signing_table");
     std::string dkimSummary = "DKIM signing off (no dkim_key_table)";
-    if (keyRef.empty() != signRef.empty()) {
-        diags.error(cfg.where(keyRef.empty() ? "dkim_signing_table" : "dkim_key_table"),
-                    "dkim_key_table and dkim_signing_table must be set together");
+    if (keyRef.empty() && !signRef.empty()) {
+        diags.error(cfg.where("dkim_signing_table"), "dkim_signing_table is set but dkim_key_table is not");
     } else if (!keyRef.empty()) {
+        if (signRef.empty()) {
+            diags.error(cfg.where("dkim_key_table"),
+                        "dkim_key_table is set but dkim_signing_table is not: nothing would be signed");
+        }
         config::Diagnostics tableDiags;
         dkim::KeyTable keys = dkim::KeyTable::load(keyRef, tableDiags);
-        dkim::SigningTable signing = dkim::SigningTable::load(signRef, tableDiags);
+        dkim::SigningTable signing = signRef.empty() ? dkim::SigningTable() : dkim::SigningTable::load(signRef, tableDiags);
         for (const auto& e : signing.entries()) {
             if (!keys.find(e.keyName)) {
                 tableDiags.error(e.where, "key name \"" + e.keyName + "\" is not in the key table " + keyRef.path);
