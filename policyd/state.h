@@ -1,0 +1,302 @@
+// rampart-policyd's in-memory state: per (limit, scope values) the calendar counters, the GCRA
+// theoretical arrival time, the spacing clock and the warmup progress; reservations by transaction
+// instance; commits by queue id (for refunds); admin pauses. Counters are keyed by limit NAME and
+// scope, never by cap, so a changed cap applies to today's counts at once.
+//
+// Single-threaded by design (the daemon's event loop owns it). Time always comes in as a parameter.
+// Every entity carries absolute values, and the journal (journal.h) records the entities changed
+// since the last takeChanges() as absolute upserts/deletes, so replaying a journal is idempotent.
+#pragma once
+
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "policyd/limits.h"
+#include "util/clock.h"
+#include "util/result.h"
+
+namespace rampart::policyd {
+
+struct Decision;
+
+constexpr int64_t kNoPeriod = INT64_MIN;
+constexpr int32_t kNoDay = INT32_MIN;
+
+// State keys: the limit name, '\x1e', then the scope values in the limit's scope order joined by
+// '\x1f'. Values are lower-case; neither separator can occur in a name or a protocol value.
+constexpr char kKeyLimitSep = '\x1e';
+constexpr char kKeyValueSep = '\x1f';
+
+// What one limit took for one request in one scope, so it can be given back exactly (release of a
+// reservation, refund of a commit).
+struct Holding {
+    std::string key;
+    int64_t capPeriod = kNoPeriod;  // start (unix seconds) of the cap's calendar period counted in
+    int64_t dayPeriod = kNoPeriod;  // start of the day counted in the warmup's own day counter
+    int32_t warmupDay = kNoDay;     // local day (days since 1970-01-01 in the limit's zone) of a send
+                                    // that advances the warmup when committed
+    int64_t gcraCost = 0;           // nanoseconds added to the rate's TAT
+    bool operator==(const Holding&) const = default;
+};
+
+// The spacing clock of one key moves on: next send = now + interval + jitter(key, sequence).
+struct SpacingStep {
+    std::string key;
+    int64_t intervalNs = 0;
+    int64_t jitterNs = 0;
+};
+
+// What an allowed RCPT changes (built by decide(), applied by State::apply()).
+struct Mutations {
+    std::vector<Holding> recipient;  // counted for this recipient
+    std::vector<Holding> message;    // `msgs` counters: once per instance (the first recipient)
+    std::vector<SpacingStep> spacing;
+    bool empty() const { return recipient.empty() && message.empty() && spacing.empty(); }
+};
+
+// One calendar counter period. counter: 0 = the cap's, 1 = the warmup's own day counter.
+struct Bucket {
+    int64_t start = 0;  // unix seconds
+    uint8_t counter = 0;
+    uint64_t committed = 0;
+    uint64_t reserved = 0;
+    bool operator==(const Bucket&) const = default;
+};
+
+struct WarmupProgress {
+    int32_t activeDays = 0;          // days on which the scope sent (committed something)
+    int32_t lastActiveDay = kNoDay;  // local day of the latest of them
+    int32_t anchorDay = kNoDay;      // `start` schedules: a reset's override of warmup day 1
+    bool empty() const { return activeDays == 0 && lastActiveDay == kNoDay && anchorDay == kNoDay; }
+    bool operator==(const WarmupProgress&) const = default;
+};
+
+struct ScopeEntry {
+    std::vector<Bucket> buckets;  // a few: the current periods, older ones while reservations hold them
+    int64_t tat = 0;              // GCRA theoretical arrival time, ns since the epoch; 0: idle
+    int64_t nextSend = 0;         // spacing: earliest next send, ns since the epoch; 0: none
+    uint64_t sends = 0;           // spacing sequence number: seeds the deterministic jitter
+    WarmupProgress warmup;
+    bool dirty = false;           // changed since the last takeChanges()
+    const Bucket* bucket(uint8_t counter, int64_t start) const;
+    uint64_t count(uint8_t counter, int64_t start) const;  // committed + reserved
+    bool operator==(const ScopeEntry& o) const {
+        return buckets == o.buckets && tat == o.tat && nextSend == o.nextSend && sends == o.sends &&
+               warmup == o.warmup;
+    }
+};
+
+struct RecipientHold {
+    std::string recipient;  // lower-case
+    std::vector<Holding> holdings;
+    bool operator==(const RecipientHold&) const = default;
+};
+
+// A transaction's reservations, in RCPT order.
+struct Reservation {
+    std::vector<RecipientHold> recipients;
+    std::vector<Holding> message;  // `msgs` holdings: committed when any recipient is
+    int64_t expires = 0;           // ns since the epoch; extended by every RCPT of the instance
+    bool dirty = false;
+    bool holds(std::string_view key) const;  // some holding of this instance uses key
+    bool operator==(const Reservation& o) const {
+        return recipients == o.recipients && message == o.message && expires == o.expires;
+    }
+};
+
+struct CommittedRecipient {
+    std::string recipient;
+    std::vector<Holding> holdings;
+    bool refunded = false;
+    bool operator==(const CommittedRecipient&) const = default;
+};
+
+// A committed message, kept for policyd_refund_window so the milter can give its counts back.
+struct Commit {
+    std::vector<CommittedRecipient> recipients;
+    std::vector<Holding> message;
+    bool messageRefunded = false;
+    int64_t at = 0;  // ns since the epoch
+    bool dirty = false;
+    bool operator==(const Commit& o) const {
+        return recipients == o.recipients && message == o.message &&
+               messageRefunded == o.messageRefunded && at == o.at;
+    }
+};
+
+// Which scopes an operator command is about: "mailbox=bob@acme-mail.com",
+// "sender_domain=acme-mail.com,provider=google", optionally with "limit=NAME" (only that limit).
+struct ScopeSpec {
+    std::string limit;
+    std::vector<std::pair<ScopeKind, std::string>> values;  // lower-case, in the order written
+    static util::Result<ScopeSpec> parse(std::string_view text);
+    std::string str() const;  // canonical: limit first, then the values as written
+    bool empty() const { return limit.empty() && values.empty(); }
+    bool operator==(const ScopeSpec&) const = default;
+};
+
+struct Pause {
+    ScopeSpec spec;
+    std::string who;
+    std::string why;
+    int64_t since = 0;  // ns since the epoch
+    bool operator==(const Pause&) const = default;
+};
+
+struct StateOptions {
+    std::chrono::seconds reservationTimeout{600};  // policyd_reservation_timeout
+    std::chrono::seconds refundWindow{3600};       // policyd_refund_window
+    // A warmup whose scope sent nothing for this long starts again at day 1 (reputation systems
+    // keep about 30 days of history; SendGrid re-warms after 30 idle days). 0: never forget.
+    std::chrono::seconds warmupForget{30 * 86400};
+};
+
+struct CommitResult {
+    size_t committedRecipients = 0;
+    size_t releasedRecipients = 0;  // reserved but not among the accepted ones
+    bool found = false;             // the instance had a reservation
+};
+
+struct RefundResult {
+    enum class Status { Refunded, AlreadyRefunded, UnknownQueueId, UnknownRecipient };
+    Status status = Status::UnknownQueueId;
+    size_t recipients = 0;               // recipients given back by this call
+    std::vector<std::string> unknown;    // named recipients the message did not have
+    std::string text;                    // for the log and the reply: "refunded 2 recipients of 4F3A2B1C"
+};
+
+struct ExpireResult {
+    size_t releasedReservations = 0;
+    size_t prunedScopes = 0;
+    size_t prunedCommits = 0;
+};
+
+// One row of `rampartctl status`: a (limit, scope) the state knows.
+struct StatusRow {
+    std::string limit;
+    std::string scope;           // ScopeSpec form ("mailbox=bob@acme-mail.com"): paste into pause/reset
+    std::string period;          // of count/cap: "h", "day", "week"; "" when the limit has no cap
+    uint64_t count = 0;          // committed + reserved in the current period
+    uint64_t reserved = 0;       // of which reserved (transactions in flight)
+    std::optional<uint64_t> cap;      // the limit's cap for the period ...
+    std::optional<uint64_t> today;    // warmup: today's count (day counter)
+    std::optional<uint32_t> warmupDay;
+    std::optional<uint64_t> warmupCap;  // ... and today's warmup cap; the tighter one binds
+    std::optional<util::SystemTime> nextReset;  // start of the next calendar period (cap or warmup day)
+    std::string nextResetText;                  // in the limit's zone: "2026-11-23 00:00 CET"
+    std::optional<util::SystemTime> nextSend;   // rate/spacing: earliest next send, when in the future
+    bool paused = false;
+    std::string pause;  // "by alice at 2026-11-22 10:00 UTC: blocked at gmail"
+};
+
+class State {
+public:
+    explicit State(StateOptions options = {});
+
+    const StateOptions& options() const { return options_; }
+    void setOptions(const StateOptions& o) { options_ = o; }
+
+    // ---- the request path
+    // Reserves what an allowed decision holds (verdict Allow; anything else is ignored).
+    void apply(const Decision& d);
+    // END-OF-MESSAGE: the instance's reservations become counts bound to queueId. When fewer
+    // recipients were accepted than reserved: with recipientCount == 1 and `recipient` given, that
+    // recipient's reservation is committed; otherwise the first recipientCount in RCPT order. The
+    // rest is released. `msgs` holdings are committed when any recipient is.
+    CommitResult commit(std::string_view instance, std::string_view queueId, uint64_t recipientCount,
+                        std::string_view recipient, util::SystemTime now);
+    // A transaction ended without END-OF-MESSAGE: give its reservations back. False: none held.
+    bool release(std::string_view instance);
+    // Releases reservations past their expiry; prunes finished periods, idle rates, commits older
+    // than the refund window and forgotten warmups. O(entries): call it every few seconds.
+    ExpireResult expire(util::SystemTime now);
+    // Gives back the counts of a committed message (the milter refused it) or of some of its
+    // recipients (empty list: all). Idempotent: a recipient is refunded at most once.
+    RefundResult refund(std::string_view queueId, const std::vector<std::string>& recipients,
+                        util::SystemTime now);
+
+    // ---- operator controls (rampartctl)
+    // A pause defers every request matching spec until resumed (replaces an existing pause of the
+    // same spec). Error: a spec without scope values or limit.
+    util::Result<bool> pause(const ScopeSpec& spec, std::string_view who, std::string_view why,
+                             util::SystemTime now);
+    bool resume(const ScopeSpec& spec);  // false: no such pause
+    // Clears the counts, rate and spacing of every (limit, scope) matching spec. With warmupDay,
+    // the matching scopes of limits with a warmup are moved so that today is that warmup day
+    // (created when the scope never sent and the spec names every scope value of the limit).
+    // Returns how many (limit, scope) entries it changed.
+    size_t reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay, const LimitSet& limits,
+                 util::SystemTime now);
+    // The rows for `rampartctl status` (filter: only matching entries; nullptr: all), sorted by
+    // limit (file order) then scope. Entries of limits no longer in the file are skipped.
+    std::vector<StatusRow> status(const LimitSet& limits, const ScopeSpec* filter,
+                                  util::SystemTime now) const;
+
+    // ---- read access (decide(), status, tests)
+    const ScopeEntry* find(std::string_view key) const;
+    const Reservation* reservation(std::string_view instance) const;
+    const Commit* committed(std::string_view queueId) const;
+    const std::vector<Pause>& pauses() const { return pauses_; }
+    bool pausesNeedProvider() const;
+    size_t scopeCount() const { return scopes_.size(); }
+    size_t reservationCount() const { return reservations_.size(); }
+    size_t commitCount() const { return commits_.size(); }
+    bool operator==(const State& o) const;  // same entities (tests: replay equals the live state)
+
+    // ---- durability (journal.h)
+    // While tracking, every changed entity is remembered until takeChanges() hands it out.
+    void trackChanges(bool on);
+    // Calls sink with one record payload per entity changed since the last call: its absolute
+    // value, or its deletion. Replaying the payloads in order with applyRecord() reproduces the
+    // state.
+    void takeChanges(const std::function<void(std::string_view)>& sink);
+    // Every entity as a record payload (a snapshot).
+    void snapshot(const std::function<void(std::string_view)>& sink) const;
+    // Replays one record payload; an error for a payload this version cannot read.
+    util::Result<bool> applyRecord(std::string_view payload);
+    void clear();
+
+private:
+    ScopeEntry& entry(std::string_view key);
+    Bucket& bucket(ScopeEntry& e, uint8_t counter, int64_t start);
+    void markScope(std::string_view key, ScopeEntry& e);
+    void markReservation(std::string_view instance, Reservation& r);
+    void markCommit(std::string_view queueId, Commit& c);
+    void giveBack(const Holding& h, bool committed);
+    void commitHolding(const Holding& h);
+
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const noexcept;
+    };
+    template <typename T>
+    using Map = std::unordered_map<std::string, T, Hash, std::equal_to<>>;
+
+    StateOptions options_;
+    Map<ScopeEntry> scopes_;
+    Map<Reservation> reservations_;
+    Map<Commit> commits_;
+    std::vector<Pause> pauses_;
+
+    bool tracking_ = false;
+    std::vector<std::string> changedScopes_;
+    std::vector<std::string> changedReservations_;
+    std::vector<std::string> changedCommits_;
+    bool pausesChanged_ = false;
+};
+
+// `rampartctl status --json`: {"scopes":[{...}], "pauses":[{...}]}.
+std::string statusJson(const std::vector<StatusRow>& rows, const std::vector<Pause>& pauses);
+
+// The time in a zone as deferral texts and status print it: "2026-11-23 00:00 CET" (seconds shown
+// only when not zero).
+std::string formatTime(util::SystemTime t, const date::time_zone* zone);
+
+}  // namespace rampart::policyd
