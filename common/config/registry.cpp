@@ -73,6 +73,79 @@ constexpr KeySpec kKeys[] = {
      "How often rampart-milter logs one line with its counters (also on SIGUSR1). 0s: only on SIGUSR1.",
      kMilter, true},
 
+    // ------------------------------------------------------------------ rampart-policyd
+    {"policyd_listen", T::ListenList, "unix:/run/rampart/policyd.sock",
+     "Where rampart-policyd answers policy requests: one or more of unix:/path and inet:HOST:PORT, "
+     "separated by commas. Postfix's check_policy_service and the Exim ACL (contrib/) name one of them.",
+     kPolicyd, false},
+    {"policyd_socket_mode", T::Mode, "0660",
+     "Permissions of rampart-policyd's unix sockets (owner rampart_user, group policyd_socket_group).",
+     kPolicyd, false},
+    {"policyd_socket_group", T::String, "postfix",
+     "Group of rampart-policyd's unix sockets: the group Postfix's smtpd (or Exim) runs with. Empty: "
+     "the primary group of rampart_user.",
+     kPolicyd, false},
+    {"policyd_pid_file", T::Path, "/run/rampart/rampart-policyd.pid",
+     "Where rampart-policyd writes its process id when it runs in the background. Empty: no pid file.",
+     kPolicyd, false},
+    {"policyd_control_socket", T::Listen, "unix:/run/rampart/policyd-control.sock",
+     "The unix socket rampartctl uses to read and change the running daemon's state (status, pause, "
+     "resume, reset). Mode 0600, owned by rampart_user; root can always connect.",
+     kPolicyd | kCtl, false},
+    {"policyd_limits", T::Path, "/etc/rampart/limits.conf",
+     "The limits file: caps, rates, spacing, sending windows, warmup schedules, exemptions and "
+     "provider rules (grammar: docs/limits.md). Re-read on SIGHUP.",
+     kPolicyd | kCtl, true},
+    {"policyd_store", T::Table, "journal:/var/lib/rampart/policyd",
+     "Where counters, reservations and warmup progress are kept. journal:DIRECTORY: an append-only "
+     "journal and snapshots in DIRECTORY (created, owned by rampart_user); every answered decision is "
+     "written to the OS before the answer, so it survives a crash of the daemon.",
+     kPolicyd | kCtl, false, "journal"},
+    {"policyd_sync_interval", T::Duration, "1s",
+     "Longest time between fsync calls of the journal: what a power loss (not a daemon crash) can "
+     "take back.",
+     kPolicyd, true},
+    {"policyd_timezone", T::Timezone, "UTC",
+     "Time zone of calendar periods (a day's cap resets at midnight there) and of retry times in "
+     "deferral texts; a limit may set its own.",
+     kPolicyd | kCtl, true},
+    {"policyd_monitor_only", T::Bool, "no",
+     "Answer DUNNO to everything but log \"would defer\" where a limit would have deferred, and keep "
+     "counting: to try limits on live traffic.",
+     kPolicyd, true},
+    {"policyd_error_action", T::Enum, "defer_if_permit",
+     "Answer when rampart-policyd cannot decide (an internal error, a state it cannot write): "
+     "defer_if_permit or defer (nothing slips past a cap), or dunno (fail open).",
+     kPolicyd, true, "defer_if_permit|defer|dunno"},
+    {"policyd_reservation_timeout", T::Duration, "10m",
+     "How long a recipient's reserved slot waits for the END-OF-MESSAGE request that commits it; "
+     "then it is released (the transaction was aborted or rejected later).",
+     kPolicyd, true},
+    {"policyd_refund_window", T::Duration, "1h",
+     "How long after END-OF-MESSAGE a message's counts can still be given back by queue id "
+     "(rampart-milter refuses a message, or removes recipients, after Postfix asked the policy).",
+     kPolicyd, true},
+    {"policyd_mx_timeout", T::Duration, "2s",
+     "Longest wait for a recipient domain's MX lookup; after it (or on failure) the recipient domain "
+     "stands in for the provider.",
+     kPolicyd, true},
+    {"policyd_max_connections", T::Integer, "2000",
+     "Most simultaneous client connections; more are closed at once (each smtpd process keeps one).",
+     kPolicyd, true, {}, 1, 1000000},
+    {"policyd_idle_timeout", T::Duration, "15m",
+     "A client connection idle this long is closed (Postfix closes its own after "
+     "smtpd_policy_service_max_idle, 300s by default).",
+     kPolicyd, true},
+    {"policyd_max_request_size", T::Size, "16k",
+     "Largest policy request accepted; a longer one is garbage: logged, and that connection closed.",
+     kPolicyd, true},
+    {"policyd_max_attributes", T::Integer, "200",
+     "Most name=value lines in one request; more is garbage: logged, and that connection closed.",
+     kPolicyd, true, {}, 10, 100000},
+    {"policyd_stats_interval", T::Duration, "10m",
+     "How often rampart-policyd logs one line with its counters (also on SIGUSR1). 0s: only on SIGUSR1.",
+     kPolicyd, true},
+
     // ------------------------------------------------------------------ DKIM signing (rampart-milter, rampartctl)
     {"dkim_key_table", T::Table, "",
      "OpenDKIM-format KeyTable: lines \"KEYNAME DOMAIN:SELECTOR:/path/to/private.key\"; % as "
