@@ -4,8 +4,10 @@
 // nothing is counted anywhere.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policyd/limits.h"
@@ -61,7 +63,18 @@ struct Decision {
 Decision decide(const Request& request, const LimitSet& limits, const State& state,
                 util::SystemTime now, bool monitorOnly = false);
 
-// The deterministic spacing jitter of a key's n-th send, within [-jitter, +jitter] ns.
+// The deterministic spacing jitter of a key's n-th send, within [-jitter, +jitter] ns: a hash of
+// the key (limit and scope) and the sequence number, so tests and replays see the same gaps.
 int64_t spacingJitter(std::string_view key, uint64_t sequence, int64_t jitterNs);
+
+// Calendar arithmetic in a zone (also used by State::status). Periods: the clock hour, the local
+// day (midnight to midnight, 23 or 25 hours across a DST change), the ISO week (Monday 00:00).
+// Returned as unix seconds.
+int64_t periodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now);
+int64_t nextPeriodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now);
+// The local date as days since 1970-01-01.
+int32_t localDay(const date::time_zone* zone, util::SystemTime now);
+// The warmup day (1, 2, ...) of a scope on local day `today`.
+uint32_t warmupDayOf(const WarmupSchedule& schedule, const WarmupProgress& progress, int32_t today);
 
 }  // namespace rampart::policyd

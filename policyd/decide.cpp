@@ -1,0 +1,531 @@
+// decide(): exemptions, pauses, then every applicable limit, evaluated completely before anything
+// is reserved, so a refusal by any limit leaves every counter as it was (the mutations are only
+// returned, and State::apply() makes them). Everything time-related is computed from `now` and the
+// limit's zone; nothing here reads a clock.
+#include "policyd/decide.h"
+
+#include <date/date.h>
+#include <date/tz.h>
+
+#include <algorithm>
+#include <array>
+
+#include "util/strings.h"
+
+namespace rampart::policyd {
+
+using std::chrono::nanoseconds;
+using std::chrono::seconds;
+
+namespace {
+
+constexpr int64_t kDay = 86400;
+
+int64_t floorDiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+    return q;
+}
+
+int64_t unixSeconds(util::SystemTime t) {
+    return std::chrono::floor<seconds>(t.time_since_epoch()).count();
+}
+
+int64_t unixNanos(util::SystemTime t) {
+    return std::chrono::duration_cast<nanoseconds>(t.time_since_epoch()).count();
+}
+
+util::SystemTime fromNanos(int64_t ns) {
+    return util::SystemTime(std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
+}
+
+util::SystemTime fromSeconds(int64_t s) { return util::SystemTime(seconds(s)); }
+
+int64_t localToSys(const date::time_zone* zone, int64_t localSeconds) {
+    auto t = zone->to_sys(date::local_seconds(seconds(localSeconds)), date::choose::earliest);
+    return t.time_since_epoch().count();
+}
+
+// The offset in force at `s` and the span it is in force for.
+struct ZoneNow {
+    int64_t offset = 0;
+    int64_t begin = 0;
+    int64_t end = 0;
+    int64_t local = 0;  // local seconds
+};
+
+ZoneNow zoneNow(const date::time_zone* zone, int64_t s) {
+    auto info = zone->get_info(date::sys_seconds(seconds(s)));
+    ZoneNow z;
+    z.offset = info.offset.count();
+    z.begin = info.begin.time_since_epoch().count();
+    z.end = info.end.time_since_epoch().count();
+    z.local = s + z.offset;
+    return z;
+}
+
+// Local midnight-based boundary (local seconds) to unix seconds, cheap when no transition lies
+// between it and now.
+int64_t boundaryToSys(const date::time_zone* zone, const ZoneNow& z, int64_t localBoundary) {
+    int64_t candidate = localBoundary - z.offset;
+    if (candidate >= z.begin && candidate <= z.end) return candidate;
+    return localToSys(zone, localBoundary);
+}
+
+// Monday = 0.
+unsigned weekdayOf(int64_t localDays) {
+    int64_t r = (localDays + 3) % 7;  // 1970-01-01 was a Thursday
+    return static_cast<unsigned>(r < 0 ? r + 7 : r);
+}
+
+// Lower-case values of every attribute of a request; "" where the request has none.
+struct RequestValues {
+    std::array<std::string, kAttributes> v;
+    const std::string& operator[](Attribute a) const { return v[static_cast<size_t>(a)]; }
+    std::string& operator[](Attribute a) { return v[static_cast<size_t>(a)]; }
+};
+
+std::string_view domainOf(std::string_view address) {
+    size_t at = address.rfind('@');
+    if (at == std::string_view::npos) return {};
+    return address.substr(at + 1);
+}
+
+RequestValues valuesOf(const Request& r) {
+    RequestValues out;
+    std::string sender = util::toLower(r.sender);
+    if (sender == "<>") sender.clear();
+    out[Attribute::SaslUsername] = util::toLower(r.saslUsername);
+    out[Attribute::Mailbox] = out[Attribute::SaslUsername].empty() ? sender : out[Attribute::SaslUsername];
+    out[Attribute::SenderDomain] = std::string(domainOf(sender));
+    out[Attribute::Sender] = std::move(sender);
+    out[Attribute::ClientAddress] = util::toLower(r.clientAddress);
+    out[Attribute::Listener] = util::toLower(r.policyContext);
+    out[Attribute::Recipient] = util::toLower(r.recipient);
+    out[Attribute::RecipientDomain] = std::string(domainOf(out[Attribute::Recipient]));
+    out[Attribute::Provider] =
+        r.provider.empty() ? out[Attribute::RecipientDomain] : util::toLower(r.provider);
+    return out;
+}
+
+bool specMatches(const ScopeSpec& spec, const RequestValues& values) {
+    for (const auto& [kind, value] : spec.values) {
+        if (values[toAttribute(kind)] != value) return false;
+    }
+    return true;
+}
+
+std::string scopeText(const std::vector<std::pair<ScopeKind, std::string>>& pairs) {
+    std::string out;
+    for (const auto& [k, v] : pairs) {
+        if (!out.empty()) out += ", ";
+        out += std::string(scopeName(k)) + " " + v;
+    }
+    return out;
+}
+
+bool insideWindow(const Window& w, int64_t localSeconds) {
+    int64_t days = floorDiv(localSeconds, kDay);
+    unsigned minute = static_cast<unsigned>((localSeconds - days * kDay) / 60);
+    unsigned wd = weekdayOf(days);
+    unsigned yesterday = (wd + 6) % 7;
+    for (const auto& s : w.spans) {
+        if (s.openMinute < s.closeMinute) {
+            if ((s.days & (1u << wd)) && minute >= s.openMinute && minute < s.closeMinute) return true;
+        } else {  // crosses midnight: opens on a listed day, closes the next morning
+            if ((s.days & (1u << wd)) && minute >= s.openMinute) return true;
+            if ((s.days & (1u << yesterday)) && minute < s.closeMinute) return true;
+        }
+    }
+    return false;
+}
+
+// The next opening of the window after `now` (outside it), as unix seconds.
+int64_t nextOpening(const Window& w, int64_t nowSec) {
+    ZoneNow z = zoneNow(w.zone, nowSec);
+    int64_t days = floorDiv(z.local, kDay);
+    int64_t best = INT64_MAX;
+    for (int64_t k = 0; k <= 7 && best == INT64_MAX; ++k) {
+        unsigned wd = weekdayOf(days + k);
+        for (const auto& s : w.spans) {
+            if (!(s.days & (1u << wd))) continue;
+            int64_t openLocal = (days + k) * kDay + int64_t{s.openMinute} * 60;
+            if (openLocal <= z.local) continue;
+            best = std::min(best, openLocal);
+        }
+    }
+    if (best == INT64_MAX) return nowSec + 7 * kDay;  // unreachable: parsing requires a span
+    int64_t sys = localToSys(w.zone, best);
+    return std::max(sys, nowSec + 1);
+}
+
+struct Pending {
+    Refusal refusal;
+    size_t order = 0;
+};
+
+std::string actionPrefix(Action a) {
+    switch (a) {
+        case Action::DeferIfPermit: return "DEFER_IF_PERMIT 4.7.1 rampart: ";
+        case Action::Defer: return "DEFER 4.7.1 rampart: ";
+        case Action::Reject: return "REJECT 5.7.1 rampart: ";
+    }
+    return "DEFER_IF_PERMIT 4.7.1 rampart: ";
+}
+
+void finishText(Refusal& r, const date::time_zone* zone) {
+    if (r.retryAt && r.action != Action::Reject) r.text += "; retry after " + formatTime(*r.retryAt, zone);
+}
+
+// Later retry binds; none (a pause) is latest of all.
+bool later(const std::optional<util::SystemTime>& a, const std::optional<util::SystemTime>& b) {
+    if (!a) return b.has_value();
+    if (!b) return false;
+    return *a > *b;
+}
+
+}  // namespace
+
+std::string_view verdictName(Verdict v) {
+    switch (v) {
+        case Verdict::NotApplicable: return "not-applicable";
+        case Verdict::Exempt: return "exempt";
+        case Verdict::Allow: return "allow";
+        case Verdict::Refuse: return "refuse";
+    }
+    return "?";
+}
+
+std::string_view reasonName(Reason r) {
+    switch (r) {
+        case Reason::Cap: return "cap";
+        case Reason::WarmupCap: return "warmup";
+        case Reason::Rate: return "rate";
+        case Reason::Spacing: return "spacing";
+        case Reason::Window: return "window";
+        case Reason::Pause: return "pause";
+    }
+    return "?";
+}
+
+int64_t spacingJitter(std::string_view key, uint64_t sequence, int64_t jitterNs) {
+    if (jitterNs <= 0) return 0;
+    // FNV-1a over the key, then splitmix64 with the sequence: stable across builds and runs.
+    uint64_t h = 1469598103934665603ull;
+    for (char c : key) {
+        h ^= static_cast<uint8_t>(c);
+        h *= 1099511628211ull;
+    }
+    uint64_t x = h ^ (sequence * 0x9e3779b97f4a7c15ull);
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    uint64_t span = 2 * static_cast<uint64_t>(jitterNs) + 1;
+    return static_cast<int64_t>(x % span) - jitterNs;
+}
+
+int64_t periodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now) {
+    int64_t s = unixSeconds(now);
+    ZoneNow z = zoneNow(zone, s);
+    switch (p) {
+        case CalendarPeriod::Hour: return std::max(floorDiv(z.local, 3600) * 3600 - z.offset, z.begin);
+        case CalendarPeriod::Day: return boundaryToSys(zone, z, floorDiv(z.local, kDay) * kDay);
+        case CalendarPeriod::Week: {
+            int64_t days = floorDiv(z.local, kDay);
+            return boundaryToSys(zone, z, (days - weekdayOf(days)) * kDay);
+        }
+    }
+    return s;
+}
+
+int64_t nextPeriodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now) {
+    int64_t s = unixSeconds(now);
+    ZoneNow z = zoneNow(zone, s);
+    switch (p) {
+        case CalendarPeriod::Hour:
+            return std::min(floorDiv(z.local, 3600) * 3600 + 3600 - z.offset, z.end);
+        case CalendarPeriod::Day: return boundaryToSys(zone, z, (floorDiv(z.local, kDay) + 1) * kDay);
+        case CalendarPeriod::Week: {
+            int64_t days = floorDiv(z.local, kDay);
+            return boundaryToSys(zone, z, (days - weekdayOf(days) + 7) * kDay);
+        }
+    }
+    return s;
+}
+
+int32_t localDay(const date::time_zone* zone, util::SystemTime now) {
+    ZoneNow z = zoneNow(zone, unixSeconds(now));
+    return static_cast<int32_t>(floorDiv(z.local, kDay));
+}
+
+uint32_t warmupDayOf(const WarmupSchedule& ws, const WarmupProgress& p, int32_t today) {
+    if (ws.startDay || p.anchorDay != kNoDay) {
+        int32_t anchor = p.anchorDay != kNoDay ? p.anchorDay : *ws.startDay;
+        int64_t d = int64_t{today} - anchor + 1;
+        return d < 1 ? 1u : static_cast<uint32_t>(std::min<int64_t>(d, UINT32_MAX));
+    }
+    int64_t d = p.lastActiveDay == today ? p.activeDays : int64_t{p.activeDays} + 1;
+    return d < 1 ? 1u : static_cast<uint32_t>(d);
+}
+
+Decision decide(const Request& req, const LimitSet& limits, const State& state,
+                util::SystemTime now, bool monitorOnly) {
+    Decision d;
+    if (req.protocolState != "RCPT") return d;
+    if (!req.request.empty() && req.request != "smtpd_access_policy") return d;
+
+    RequestValues values = valuesOf(req);
+
+    // Exemptions: DUNNO without counting.
+    const Exemptions& ex = limits.exemptions();
+    for (size_t a = 0; a < kAttributes; ++a) {
+        const auto& v = values.v[a];
+        if (!v.empty() && !ex.values[a].empty() && ex.values[a].count(v)) {
+            d.verdict = Verdict::Exempt;
+            return d;
+        }
+    }
+    if (!values[Attribute::ClientAddress].empty() && ex.networks.contains(values[Attribute::ClientAddress])) {
+        d.verdict = Verdict::Exempt;
+        return d;
+    }
+
+    const int64_t nowNs = unixNanos(now);
+    const int64_t nowSec = unixSeconds(now);
+    const Reservation* res = req.instance.empty() ? nullptr : state.reservation(req.instance);
+
+    std::vector<Pending> refusals;
+    auto refuse = [&](Refusal r) { refusals.push_back({std::move(r), refusals.size()}); };
+
+    // Pauses that name no limit stop the request whatever limits apply.
+    for (const auto& p : state.pauses()) {
+        if (!p.spec.limit.empty() || !specMatches(p.spec, values)) continue;
+        Refusal r;
+        r.reason = Reason::Pause;
+        r.scope = scopeText(p.spec.values);
+        r.monitor = monitorOnly;
+        r.text = r.scope + " paused by admin" + (p.why.empty() ? "" : ": " + p.why);
+        refuse(std::move(r));
+    }
+
+    std::string key;
+    std::vector<std::pair<ScopeKind, std::string>> scopePairs;
+    for (const Limit& lim : limits.limits()) {
+        bool applies = true;
+        for (const auto& c : lim.when) {
+            if (!c.matches(values[c.attribute])) {
+                applies = false;
+                break;
+            }
+        }
+        if (!applies) continue;
+        key.assign(lim.name);
+        key += kKeyLimitSep;
+        for (size_t i = 0; i < lim.scopes.size(); ++i) {
+            const std::string& v = values[toAttribute(lim.scopes[i])];
+            if (v.empty()) {
+                applies = false;
+                break;
+            }
+            if (i > 0) key += kKeyValueSep;
+            key += v;
+        }
+        if (!applies) continue;
+        ++d.limitsApplied;
+        const bool monitor = monitorOnly || lim.monitor;
+        auto scope = [&] {
+            scopePairs.clear();
+            for (auto k : lim.scopes) scopePairs.emplace_back(k, values[toAttribute(k)]);
+            return scopeText(scopePairs);
+        };
+        auto makeRefusal = [&](Reason reason) {
+            Refusal r;
+            r.reason = reason;
+            r.limit = lim.name;
+            r.scope = scope();
+            r.action = lim.action;
+            r.monitor = monitor;
+            return r;
+        };
+        size_t before = refusals.size();
+
+        for (const auto& p : state.pauses()) {
+            if (p.spec.limit != lim.name || !specMatches(p.spec, values)) continue;
+            Refusal r = makeRefusal(Reason::Pause);
+            r.action = Action::DeferIfPermit;
+            r.text = r.scope + " paused by admin" + (p.why.empty() ? "" : ": " + p.why) +
+                     " (limit " + lim.name + ")";
+            refuse(std::move(r));
+        }
+
+        const ScopeEntry* e = state.find(key);
+        const bool heldByInstance = res && res->holds(key);
+        bool messageCounted = false;  // this instance already holds the limit's `msgs` counts
+        if (res) {
+            for (const auto& h : res->message) {
+                if (h.key == key) {
+                    messageCounted = true;
+                    break;
+                }
+            }
+        }
+
+        if (lim.window && !insideWindow(*lim.window, zoneNow(lim.window->zone, nowSec).local)) {
+            Refusal r = makeRefusal(Reason::Window);
+            r.retryAt = fromSeconds(nextOpening(*lim.window, nowSec));
+            r.text = r.scope + " is outside sending window " + lim.window->str() + " (limit " + lim.name + ")";
+            finishText(r, lim.window->zone);
+            refuse(std::move(r));
+        }
+
+        const WarmupSchedule* ws = limits.warmupOf(lim);
+        int32_t today = kNoDay;
+        uint32_t warmupDay = 0;
+        uint64_t warmupCap = 0;
+        if (ws) {
+            today = localDay(lim.zone, now);
+            warmupDay = warmupDayOf(*ws, e ? e->warmup : WarmupProgress{}, today);
+            warmupCap = ws->capOnDay(warmupDay);
+        }
+        auto warmupText = [&](Refusal& r) {
+            r.text = r.scope + " reached warmup cap " + std::to_string(warmupCap) +
+                     (lim.warmupMessages ? " msgs" : "") + "/day (day " + std::to_string(warmupDay) +
+                     ", limit " + lim.name + ")";
+        };
+
+        int64_t capStart = kNoPeriod;
+        if (lim.cap) {
+            capStart = periodStart(lim.cap->period, lim.zone, now);
+            uint64_t inc = (lim.cap->messages && messageCounted) ? 0 : 1;
+            uint64_t limit = lim.cap->count;
+            bool warmupBinds = false;
+            if (ws && lim.warmupSharesCapCounter && warmupCap < limit) {
+                limit = warmupCap;
+                warmupBinds = true;
+            }
+            uint64_t count = e ? e->count(0, capStart) : 0;
+            if (inc > 0 && count + inc > limit) {
+                Refusal r = makeRefusal(warmupBinds ? Reason::WarmupCap : Reason::Cap);
+                r.retryAt = fromSeconds(nextPeriodStart(lim.cap->period, lim.zone, now));
+                if (warmupBinds) {
+                    warmupText(r);
+                } else {
+                    r.text = r.scope + " reached cap " + lim.cap->str() + " (limit " + lim.name + ")";
+                }
+                finishText(r, lim.zone);
+                refuse(std::move(r));
+            }
+        }
+        int64_t dayStart = kNoPeriod;
+        if (ws && !lim.warmupSharesCapCounter) {
+            dayStart = periodStart(CalendarPeriod::Day, lim.zone, now);
+            uint64_t inc = (lim.warmupMessages && messageCounted) ? 0 : 1;
+            uint64_t count = e ? e->count(1, dayStart) : 0;
+            if (inc > 0 && count + inc > warmupCap) {
+                Refusal r = makeRefusal(Reason::WarmupCap);
+                r.retryAt = fromSeconds(nextPeriodStart(CalendarPeriod::Day, lim.zone, now));
+                warmupText(r);
+                finishText(r, lim.zone);
+                refuse(std::move(r));
+            }
+        }
+        if (lim.rate && !(lim.rate->rate.messages && messageCounted)) {
+            const int64_t emission = lim.rate->emission.count();
+            const int64_t tat = std::max(e ? e->tat : 0, nowNs);
+            const int64_t newTat = tat + emission;
+            const int64_t allowedAt = newTat - static_cast<int64_t>(lim.rate->burst) * emission;
+            if (nowNs < allowedAt) {
+                Refusal r = makeRefusal(Reason::Rate);
+                r.retryAt = fromNanos(allowedAt);
+                r.text = r.scope + " paced at " + lim.rate->str() + " (limit " + lim.name + ")";
+                finishText(r, lim.zone);
+                refuse(std::move(r));
+            }
+        }
+        if (lim.spacing && !heldByInstance && e && nowNs < e->nextSend) {
+            Refusal r = makeRefusal(Reason::Spacing);
+            r.retryAt = fromNanos(e->nextSend);
+            r.text = r.scope + " keeps " + lim.spacing->str() + " between sends (limit " + lim.name + ")";
+            finishText(r, lim.zone);
+            refuse(std::move(r));
+        }
+
+        bool refusedHere = false;
+        for (size_t i = before; i < refusals.size(); ++i) {
+            if (!refusals[i].refusal.monitor) refusedHere = true;
+        }
+        if (refusedHere) continue;  // nothing will be applied anyway
+
+        // Within this limit (or monitor-only): what an allowed request takes.
+        Holding perRcpt;
+        Holding perMsg;
+        bool needRcpt = false, needMsg = false;
+        if (lim.cap) {
+            Holding& h = lim.cap->messages ? perMsg : perRcpt;
+            (lim.cap->messages ? needMsg : needRcpt) = true;
+            h.capPeriod = capStart;
+            if (ws && lim.warmupSharesCapCounter) h.warmupDay = today;
+        }
+        if (ws && !lim.warmupSharesCapCounter) {
+            Holding& h = lim.warmupMessages ? perMsg : perRcpt;
+            (lim.warmupMessages ? needMsg : needRcpt) = true;
+            h.dayPeriod = dayStart;
+            h.warmupDay = today;
+        }
+        if (lim.rate) {
+            Holding& h = lim.rate->rate.messages ? perMsg : perRcpt;
+            (lim.rate->rate.messages ? needMsg : needRcpt) = true;
+            h.gcraCost = lim.rate->emission.count();
+        }
+        if (lim.spacing) needRcpt = true;  // marks the instance: its later recipients skip spacing
+        if (needMsg && !messageCounted) {
+            perMsg.key = key;
+            d.mutations.message.push_back(std::move(perMsg));
+        }
+        if (needRcpt) {
+            perRcpt.key = key;
+            d.mutations.recipient.push_back(std::move(perRcpt));
+        }
+        if (lim.spacing && !heldByInstance) {
+            SpacingStep st;
+            st.key = key;
+            st.intervalNs = std::chrono::duration_cast<nanoseconds>(lim.spacing->interval).count();
+            st.jitterNs = std::chrono::duration_cast<nanoseconds>(lim.spacing->jitter).count();
+            d.mutations.spacing.push_back(std::move(st));
+        }
+    }
+
+    // The binding refusal among those that are answered.
+    const Pending* binding = nullptr;
+    for (const auto& p : refusals) {
+        if (p.refusal.monitor) continue;
+        if (!binding) {
+            binding = &p;
+            continue;
+        }
+        bool pReject = p.refusal.action == Action::Reject;
+        bool bReject = binding->refusal.action == Action::Reject;
+        if (pReject != bReject) {
+            if (pReject) binding = &p;
+            continue;
+        }
+        if (later(p.refusal.retryAt, binding->refusal.retryAt)) binding = &p;
+    }
+    if (binding) {
+        d.verdict = Verdict::Refuse;
+        d.refusal = binding->refusal;
+        d.action = actionPrefix(d.refusal->action) + d.refusal->text;
+        d.mutations = Mutations{};
+        return d;
+    }
+    for (auto& p : refusals) d.wouldDefer.push_back(std::move(p.refusal));
+    if (d.limitsApplied == 0 && d.wouldDefer.empty()) return d;  // NotApplicable
+    d.verdict = Verdict::Allow;
+    d.instance = req.instance;
+    d.recipient = values[Attribute::Recipient];
+    d.now = now;
+    return d;
+}
+
+}  // namespace rampart::policyd

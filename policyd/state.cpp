@@ -1,0 +1,1048 @@
+// State: reservations, commits, refunds, operator controls, status, and the record encoding the
+// journal writes. Counts move between three places only: reserved (apply), committed (commit) and
+// gone (release, refund, expire); every move is the exact inverse of what a Holding recorded.
+#include "policyd/state.h"
+
+#include <date/date.h>
+#include <date/tz.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "policyd/decide.h"
+#include "util/strings.h"
+
+namespace rampart::policyd {
+
+using std::chrono::nanoseconds;
+
+namespace {
+
+int64_t unixNanos(util::SystemTime t) {
+    return std::chrono::duration_cast<nanoseconds>(t.time_since_epoch()).count();
+}
+
+util::SystemTime fromNanos(int64_t ns) {
+    return util::SystemTime(std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
+}
+
+// ---- record encoding: little-endian fixed-width integers, u32-length-prefixed strings.
+enum RecordType : uint8_t {
+    kScopeUpsert = 1,
+    kScopeDelete = 2,
+    kReservationUpsert = 3,
+    kReservationDelete = 4,
+    kCommitUpsert = 5,
+    kCommitDelete = 6,
+    kPauses = 7,
+};
+
+class Writer {
+public:
+    explicit Writer(std::string& out) : out_(out) {}
+    void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+    void u32(uint32_t v) {
+        for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    }
+    void u64(uint64_t v) {
+        for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    }
+    void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
+    void i32(int32_t v) { u32(static_cast<uint32_t>(v)); }
+    void str(std::string_view s) {
+        u32(static_cast<uint32_t>(s.size()));
+        out_.append(s);
+    }
+    void holding(const Holding& h) {
+        str(h.key);
+        i64(h.capPeriod);
+        i64(h.dayPeriod);
+        i32(h.warmupDay);
+        i64(h.gcraCost);
+    }
+    void holdings(const std::vector<Holding>& hs) {
+        u32(static_cast<uint32_t>(hs.size()));
+        for (const auto& h : hs) holding(h);
+    }
+
+private:
+    std::string& out_;
+};
+
+class Reader {
+public:
+    explicit Reader(std::string_view in) : in_(in) {}
+    bool ok() const { return ok_; }
+    bool atEnd() const { return pos_ == in_.size(); }
+    uint8_t u8() {
+        if (!need(1)) return 0;
+        return static_cast<uint8_t>(in_[pos_++]);
+    }
+    uint32_t u32() {
+        if (!need(4)) return 0;
+        uint32_t v = 0;
+        for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(in_[pos_++])} << (8 * i);
+        return v;
+    }
+    uint64_t u64() {
+        if (!need(8)) return 0;
+        uint64_t v = 0;
+        for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(in_[pos_++])} << (8 * i);
+        return v;
+    }
+    int64_t i64() { return static_cast<int64_t>(u64()); }
+    int32_t i32() { return static_cast<int32_t>(u32()); }
+    std::string str() {
+        uint32_t n = u32();
+        if (!need(n)) return {};
+        std::string s(in_.substr(pos_, n));
+        pos_ += n;
+        return s;
+    }
+    // A count of items that each take at least `minBytes`: bounded by what is left, so a damaged
+    // count cannot make us allocate gigabytes.
+    uint32_t count(size_t minBytes) {
+        uint32_t n = u32();
+        if (ok_ && n > (in_.size() - pos_) / std::max<size_t>(minBytes, 1)) ok_ = false;
+        return ok_ ? n : 0;
+    }
+    Holding holding() {
+        Holding h;
+        h.key = str();
+        h.capPeriod = i64();
+        h.dayPeriod = i64();
+        h.warmupDay = i32();
+        h.gcraCost = i64();
+        return h;
+    }
+    std::vector<Holding> holdings() {
+        std::vector<Holding> hs(count(32));
+        for (auto& h : hs) h = holding();
+        return hs;
+    }
+
+private:
+    bool need(size_t n) {
+        if (!ok_ || in_.size() - pos_ < n) {
+            ok_ = false;
+            return false;
+        }
+        return true;
+    }
+    std::string_view in_;
+    size_t pos_ = 0;
+    bool ok_ = true;
+};
+
+void encodeScope(std::string& out, std::string_view key, const ScopeEntry& e) {
+    Writer w(out);
+    w.u8(kScopeUpsert);
+    w.str(key);
+    w.u32(static_cast<uint32_t>(e.buckets.size()));
+    for (const auto& b : e.buckets) {
+        w.i64(b.start);
+        w.u8(b.counter);
+        w.u64(b.committed);
+        w.u64(b.reserved);
+    }
+    w.i64(e.tat);
+    w.i64(e.nextSend);
+    w.u64(e.sends);
+    w.i32(e.warmup.activeDays);
+    w.i32(e.warmup.lastActiveDay);
+    w.i32(e.warmup.anchorDay);
+}
+
+void encodeReservation(std::string& out, std::string_view instance, const Reservation& r) {
+    Writer w(out);
+    w.u8(kReservationUpsert);
+    w.str(instance);
+    w.u32(static_cast<uint32_t>(r.recipients.size()));
+    for (const auto& rc : r.recipients) {
+        w.str(rc.recipient);
+        w.holdings(rc.holdings);
+    }
+    w.holdings(r.message);
+    w.i64(r.expires);
+}
+
+void encodeCommit(std::string& out, std::string_view queueId, const Commit& c) {
+    Writer w(out);
+    w.u8(kCommitUpsert);
+    w.str(queueId);
+    w.u32(static_cast<uint32_t>(c.recipients.size()));
+    for (const auto& rc : c.recipients) {
+        w.str(rc.recipient);
+        w.u8(rc.refunded ? 1 : 0);
+        w.holdings(rc.holdings);
+    }
+    w.holdings(c.message);
+    w.u8(c.messageRefunded ? 1 : 0);
+    w.i64(c.at);
+}
+
+void encodeDelete(std::string& out, RecordType type, std::string_view key) {
+    Writer w(out);
+    w.u8(type);
+    w.str(key);
+}
+
+void encodePauses(std::string& out, const std::vector<Pause>& pauses) {
+    Writer w(out);
+    w.u8(kPauses);
+    w.u32(static_cast<uint32_t>(pauses.size()));
+    for (const auto& p : pauses) {
+        w.str(p.spec.str());
+        w.str(p.who);
+        w.str(p.why);
+        w.i64(p.since);
+    }
+}
+
+// The limit name and the scope values of a state key.
+std::string_view keyLimit(std::string_view key) { return key.substr(0, key.find(kKeyLimitSep)); }
+
+std::vector<std::string_view> keyValues(std::string_view key) {
+    size_t sep = key.find(kKeyLimitSep);
+    if (sep == std::string_view::npos) return {};
+    return util::splitExact(key.substr(sep + 1), kKeyValueSep);
+}
+
+// Does spec select the entry `key` of limit `lim`? Every value the spec names must be one of the
+// limit's scopes with that value.
+bool specSelects(const ScopeSpec& spec, const Limit& lim, const std::vector<std::string_view>& values) {
+    if (!spec.limit.empty() && spec.limit != lim.name) return false;
+    for (const auto& [kind, value] : spec.values) {
+        auto it = std::find(lim.scopes.begin(), lim.scopes.end(), kind);
+        if (it == lim.scopes.end()) return false;
+        size_t i = static_cast<size_t>(it - lim.scopes.begin());
+        if (i >= values.size() || values[i] != value) return false;
+    }
+    return true;
+}
+
+std::string scopeSpecText(const Limit& lim, const std::vector<std::string_view>& values) {
+    std::string out;
+    for (size_t i = 0; i < lim.scopes.size() && i < values.size(); ++i) {
+        if (!out.empty()) out += ",";
+        out += std::string(scopeName(lim.scopes[i])) + "=" + std::string(values[i]);
+    }
+    return out;
+}
+
+std::string jsonString(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+                    out += buf;
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out + "\"";
+}
+
+int64_t unixSecondsOf(util::SystemTime t) {
+    return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ small types
+
+const Bucket* ScopeEntry::bucket(uint8_t counter, int64_t start) const {
+    for (const auto& b : buckets) {
+        if (b.counter == counter && b.start == start) return &b;
+    }
+    return nullptr;
+}
+
+uint64_t ScopeEntry::count(uint8_t counter, int64_t start) const {
+    const Bucket* b = bucket(counter, start);
+    return b ? b->committed + b->reserved : 0;
+}
+
+bool Reservation::holds(std::string_view key) const {
+    for (const auto& rc : recipients) {
+        for (const auto& h : rc.holdings) {
+            if (h.key == key) return true;
+        }
+    }
+    for (const auto& h : message) {
+        if (h.key == key) return true;
+    }
+    return false;
+}
+
+util::Result<ScopeSpec> ScopeSpec::parse(std::string_view text) {
+    const std::string expected =
+        " (expected SCOPE=VALUE[,SCOPE=VALUE...] such as mailbox=bob@example.com or "
+        "sender_domain=example.com,provider=google; limit=NAME selects one limit)";
+    ScopeSpec spec;
+    auto items = util::splitList(text, ",");
+    if (items.empty()) return util::err("missing scope" + expected);
+    for (const auto& item : items) {
+        size_t eq = item.find('=');
+        if (eq == std::string::npos) return util::err("cannot read \"" + util::printable(item) + "\"" + expected);
+        std::string name(util::trim(std::string_view(item).substr(0, eq)));
+        std::string value = util::toLower(util::trim(std::string_view(item).substr(eq + 1)));
+        if (value.empty()) return util::err("missing value after \"" + name + "=\"" + expected);
+        if (value.find(kKeyLimitSep) != std::string::npos || value.find(kKeyValueSep) != std::string::npos) {
+            return util::err("bad value \"" + util::printable(value) + "\"");
+        }
+        if (name == "limit") {
+            if (!spec.limit.empty()) return util::err("limit= given twice");
+            spec.limit = std::string(util::trim(std::string_view(item).substr(eq + 1)));
+            continue;
+        }
+        auto kind = parseScopeKind(name);
+        if (!kind) return util::err("unknown scope \"" + util::printable(name) + "\"" + expected);
+        for (const auto& [k, v] : spec.values) {
+            if (k == *kind) return util::err(name + "= given twice");
+        }
+        spec.values.emplace_back(*kind, std::move(value));
+    }
+    return spec;
+}
+
+std::string ScopeSpec::str() const {
+    std::string out;
+    if (!limit.empty()) out = "limit=" + limit;
+    for (const auto& [k, v] : values) {
+        if (!out.empty()) out += ",";
+        out += std::string(scopeName(k)) + "=" + v;
+    }
+    return out;
+}
+
+std::string formatTime(util::SystemTime t, const date::time_zone* zone) {
+    // Rounded up: "retry after" must never name a moment before the retry can succeed.
+    auto s = std::chrono::ceil<std::chrono::seconds>(t);
+    if (!zone) zone = date::locate_zone("UTC");
+    auto z = date::make_zoned(zone, date::sys_seconds(s.time_since_epoch()));
+    auto local = z.get_local_time().time_since_epoch().count();
+    bool wholeMinute = local % 60 == 0;
+    return date::format(wholeMinute ? "%Y-%m-%d %H:%M %Z" : "%Y-%m-%d %H:%M:%S %Z", z);
+}
+
+// ------------------------------------------------------------------------------ State
+
+size_t State::Hash::operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+}
+
+State::State(StateOptions options) : options_(options) {}
+
+ScopeEntry& State::entry(std::string_view key) {
+    auto it = scopes_.find(key);
+    if (it == scopes_.end()) it = scopes_.emplace(std::string(key), ScopeEntry{}).first;
+    return it->second;
+}
+
+Bucket& State::bucket(ScopeEntry& e, uint8_t counter, int64_t start) {
+    for (auto& b : e.buckets) {
+        if (b.counter == counter && b.start == start) return b;
+    }
+    // A new period of this counter: older periods without reservations are done with.
+    std::erase_if(e.buckets, [&](const Bucket& b) {
+        return b.counter == counter && b.start < start && b.reserved == 0;
+    });
+    e.buckets.push_back(Bucket{start, counter, 0, 0});
+    return e.buckets.back();
+}
+
+void State::markScope(std::string_view key, ScopeEntry& e) {
+    if (!tracking_ || e.dirty) return;
+    e.dirty = true;
+    changedScopes_.emplace_back(key);
+}
+
+void State::markReservation(std::string_view instance, Reservation& r) {
+    if (!tracking_ || r.dirty) return;
+    r.dirty = true;
+    changedReservations_.emplace_back(instance);
+}
+
+void State::markCommit(std::string_view queueId, Commit& c) {
+    if (!tracking_ || c.dirty) return;
+    c.dirty = true;
+    changedCommits_.emplace_back(queueId);
+}
+
+void State::apply(const Decision& d) {
+    if (d.verdict != Verdict::Allow || d.mutations.empty()) return;
+    const int64_t nowNs = unixNanos(d.now);
+    auto reserve = [&](const Holding& h) {
+        ScopeEntry& e = entry(h.key);
+        if (h.capPeriod != kNoPeriod) ++bucket(e, 0, h.capPeriod).reserved;
+        if (h.dayPeriod != kNoPeriod) ++bucket(e, 1, h.dayPeriod).reserved;
+        if (h.gcraCost > 0) e.tat = std::max(e.tat, nowNs) + h.gcraCost;
+        markScope(h.key, e);
+    };
+    for (const auto& h : d.mutations.recipient) reserve(h);
+    for (const auto& h : d.mutations.message) reserve(h);
+    for (const auto& st : d.mutations.spacing) {
+        ScopeEntry& e = entry(st.key);
+        e.nextSend = nowNs + st.intervalNs + spacingJitter(st.key, e.sends, st.jitterNs);
+        ++e.sends;
+        markScope(st.key, e);
+    }
+    if (d.mutations.recipient.empty() && d.mutations.message.empty()) return;
+    if (d.instance.empty()) {
+        // No transaction to commit later (a client that sends no instance): count it as sent.
+        for (const auto& h : d.mutations.recipient) commitHolding(h);
+        for (const auto& h : d.mutations.message) commitHolding(h);
+        return;
+    }
+    auto it = reservations_.find(d.instance);
+    if (it == reservations_.end()) it = reservations_.emplace(d.instance, Reservation{}).first;
+    Reservation& r = it->second;
+    r.recipients.push_back(RecipientHold{d.recipient, d.mutations.recipient});
+    r.message.insert(r.message.end(), d.mutations.message.begin(), d.mutations.message.end());
+    r.expires = nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count();
+    markReservation(d.instance, r);
+}
+
+void State::commitHolding(const Holding& h) {
+    auto it = scopes_.find(h.key);
+    if (it == scopes_.end()) it = scopes_.emplace(h.key, ScopeEntry{}).first;
+    ScopeEntry& e = it->second;
+    auto move = [&](uint8_t counter, int64_t start) {
+        Bucket& b = bucket(e, counter, start);
+        if (b.reserved > 0) --b.reserved;
+        ++b.committed;
+    };
+    if (h.capPeriod != kNoPeriod) move(0, h.capPeriod);
+    if (h.dayPeriod != kNoPeriod) move(1, h.dayPeriod);
+    // A day counts for the warmup once the scope really sent on it. (A reservation from before
+    // midnight committed after a later day's commit does not count its day: too rare to track.)
+    if (h.warmupDay != kNoDay &&
+        (e.warmup.lastActiveDay == kNoDay || h.warmupDay > e.warmup.lastActiveDay)) {
+        ++e.warmup.activeDays;
+        e.warmup.lastActiveDay = h.warmupDay;
+    }
+    markScope(h.key, e);
+}
+
+void State::giveBack(const Holding& h, bool committed) {
+    auto it = scopes_.find(h.key);
+    if (it == scopes_.end()) return;  // pruned meanwhile: nothing left to give back
+    ScopeEntry& e = it->second;
+    auto dec = [&](uint8_t counter, int64_t start) {
+        for (auto& b : e.buckets) {
+            if (b.counter != counter || b.start != start) continue;
+            uint64_t& n = committed ? b.committed : b.reserved;
+            if (n > 0) --n;
+        }
+    };
+    if (h.capPeriod != kNoPeriod) dec(0, h.capPeriod);
+    if (h.dayPeriod != kNoPeriod) dec(1, h.dayPeriod);
+    if (h.gcraCost > 0 && e.tat > 0) e.tat = std::max<int64_t>(e.tat - h.gcraCost, 1);
+    markScope(h.key, e);
+}
+
+CommitResult State::commit(std::string_view instance, std::string_view queueId,
+                           uint64_t recipientCount, std::string_view recipient, util::SystemTime now) {
+    CommitResult result;
+    auto it = reservations_.find(instance);
+    if (it == reservations_.end()) return result;
+    result.found = true;
+    Reservation r = std::move(it->second);
+    std::string instanceKey = it->first;
+    reservations_.erase(it);
+    if (tracking_) changedReservations_.push_back(std::move(instanceKey));
+
+    const size_t n = r.recipients.size();
+    std::vector<bool> take(n, false);
+    if (recipientCount >= n) {
+        std::fill(take.begin(), take.end(), true);
+    } else {
+        bool done = false;
+        if (recipientCount == 1 && !recipient.empty()) {
+            std::string lower = util::toLower(recipient);
+            for (size_t i = 0; i < n; ++i) {
+                if (r.recipients[i].recipient == lower) {
+                    take[i] = true;
+                    done = true;
+                    break;
+                }
+            }
+        }
+        for (size_t i = 0; !done && i < n && i < recipientCount; ++i) take[i] = true;
+    }
+
+    Commit* c = nullptr;
+    std::string qid(queueId);
+    if (!qid.empty()) {
+        c = &commits_[qid];
+        c->at = unixNanos(now);
+    }
+    for (size_t i = 0; i < n; ++i) {
+        auto& rc = r.recipients[i];
+        if (!take[i]) {
+            for (const auto& h : rc.holdings) giveBack(h, false);
+            ++result.releasedRecipients;
+            continue;
+        }
+        for (const auto& h : rc.holdings) commitHolding(h);
+        ++result.committedRecipients;
+        if (c) c->recipients.push_back(CommittedRecipient{std::move(rc.recipient), std::move(rc.holdings), false});
+    }
+    if (result.committedRecipients > 0) {
+        for (const auto& h : r.message) commitHolding(h);
+        if (c) c->message.insert(c->message.end(), r.message.begin(), r.message.end());
+    } else {
+        for (const auto& h : r.message) giveBack(h, false);
+    }
+    if (c) {
+        if (c->recipients.empty() && c->message.empty()) {
+            commits_.erase(qid);
+        } else {
+            markCommit(qid, *c);
+        }
+    }
+    return result;
+}
+
+bool State::release(std::string_view instance) {
+    auto it = reservations_.find(instance);
+    if (it == reservations_.end()) return false;
+    for (const auto& rc : it->second.recipients) {
+        for (const auto& h : rc.holdings) giveBack(h, false);
+    }
+    for (const auto& h : it->second.message) giveBack(h, false);
+    if (tracking_) changedReservations_.push_back(it->first);
+    reservations_.erase(it);
+    return true;
+}
+
+ExpireResult State::expire(util::SystemTime now) {
+    ExpireResult result;
+    const int64_t nowNs = unixNanos(now);
+    std::vector<std::string> expired;
+    for (const auto& [instance, r] : reservations_) {
+        if (r.expires <= nowNs) expired.push_back(instance);
+    }
+    for (const auto& instance : expired) {
+        if (release(instance)) ++result.releasedReservations;
+    }
+
+    const int64_t refundWindow = std::chrono::duration_cast<nanoseconds>(options_.refundWindow).count();
+    for (auto it = commits_.begin(); it != commits_.end();) {
+        if (it->second.at + refundWindow <= nowNs) {
+            if (tracking_) changedCommits_.push_back(it->first);
+            it = commits_.erase(it);
+            ++result.prunedCommits;
+        } else {
+            ++it;
+        }
+    }
+
+    // Periods end at most 8 days after they start (a week and a DST hour); a bucket without
+    // reservations that old, or superseded by a newer period of its counter, is done with.
+    const int64_t nowSec = unixSecondsOf(now);
+    const int64_t oldest = nowSec - 8 * 86400;
+    const int32_t today = static_cast<int32_t>(nowSec / 86400);
+    const int64_t forgetDays = options_.warmupForget.count() / 86400;
+    for (auto it = scopes_.begin(); it != scopes_.end();) {
+        ScopeEntry& e = it->second;
+        bool changed = false;
+        size_t before = e.buckets.size();
+        std::erase_if(e.buckets, [&](const Bucket& b) {
+            if (b.reserved > 0) return false;
+            if (b.start < oldest) return true;
+            for (const auto& o : e.buckets) {
+                if (o.counter == b.counter && o.start > b.start) return true;
+            }
+            return false;
+        });
+        changed |= e.buckets.size() != before;
+        if (e.tat != 0 && e.tat <= nowNs) {
+            e.tat = 0;
+            changed = true;
+        }
+        if (e.nextSend != 0 && e.nextSend <= nowNs) {
+            e.nextSend = 0;
+            changed = true;
+        }
+        if (options_.warmupForget.count() > 0 && e.warmup.lastActiveDay != kNoDay &&
+            int64_t{today} - e.warmup.lastActiveDay > forgetDays) {
+            e.warmup = WarmupProgress{};
+            changed = true;
+        }
+        bool empty = e.buckets.empty() && e.tat == 0 && e.nextSend == 0 && e.warmup.empty();
+        if (empty) {
+            if (tracking_) changedScopes_.push_back(it->first);
+            it = scopes_.erase(it);
+            ++result.prunedScopes;
+            continue;
+        }
+        if (changed) markScope(it->first, e);
+        ++it;
+    }
+    return result;
+}
+
+RefundResult State::refund(std::string_view queueId, const std::vector<std::string>& recipients,
+                           util::SystemTime now) {
+    (void)now;
+    RefundResult result;
+    auto it = commits_.find(queueId);
+    if (it == commits_.end()) {
+        result.status = RefundResult::Status::UnknownQueueId;
+        result.text = "unknown queue id " + util::printable(queueId, 40) +
+                      " (nothing committed under it here, or older than the refund window)";
+        return result;
+    }
+    Commit& c = it->second;
+    bool anyAlready = false;
+    if (recipients.empty()) {
+        for (auto& rc : c.recipients) {
+            if (rc.refunded) continue;
+            for (const auto& h : rc.holdings) giveBack(h, true);
+            rc.refunded = true;
+            ++result.recipients;
+        }
+    } else {
+        for (const auto& name : recipients) {
+            std::string lower = util::toLower(name);
+            bool found = false, already = false;
+            for (auto& rc : c.recipients) {
+                if (rc.recipient != lower) continue;
+                if (rc.refunded) {
+                    already = true;
+                    continue;
+                }
+                for (const auto& h : rc.holdings) giveBack(h, true);
+                rc.refunded = true;
+                ++result.recipients;
+                found = true;
+                break;
+            }
+            if (!found && already) anyAlready = true;
+            if (!found && !already) result.unknown.push_back(lower);
+        }
+    }
+    // The message itself is gone once every recipient is: its `msgs` counts go back too.
+    bool allRefunded = std::all_of(c.recipients.begin(), c.recipients.end(),
+                                   [](const CommittedRecipient& rc) { return rc.refunded; });
+    bool messageNow = false;
+    if (allRefunded && !c.messageRefunded) {
+        for (const auto& h : c.message) giveBack(h, true);
+        c.messageRefunded = true;
+        messageNow = true;
+    }
+    std::string qid = util::printable(queueId, 40);
+    if (result.recipients > 0 || messageNow) {
+        markCommit(it->first, c);
+        result.status = RefundResult::Status::Refunded;
+        result.text = "refunded " + std::to_string(result.recipients) + " recipient" +
+                      (result.recipients == 1 ? "" : "s") + " of " + qid;
+        if (!result.unknown.empty()) result.text += "; not in the message: " + util::join(result.unknown, ", ");
+    } else if (!result.unknown.empty() && !anyAlready) {
+        result.status = RefundResult::Status::UnknownRecipient;
+        result.text = qid + " has no recipient " + util::join(result.unknown, ", ");
+    } else {
+        result.status = RefundResult::Status::AlreadyRefunded;
+        result.text = qid + " was already refunded";
+        if (!result.unknown.empty()) result.text += "; not in the message: " + util::join(result.unknown, ", ");
+    }
+    return result;
+}
+
+util::Result<bool> State::pause(const ScopeSpec& spec, std::string_view who, std::string_view why,
+                                util::SystemTime now) {
+    if (spec.empty()) return util::err("a pause needs a scope, such as mailbox=bob@example.com");
+    Pause p{spec, std::string(who), std::string(why), unixNanos(now)};
+    auto it = std::find_if(pauses_.begin(), pauses_.end(), [&](const Pause& o) { return o.spec == spec; });
+    bool replaced = it != pauses_.end();
+    if (replaced) {
+        *it = std::move(p);
+    } else {
+        pauses_.push_back(std::move(p));
+    }
+    pausesChanged_ = true;
+    return replaced;
+}
+
+bool State::resume(const ScopeSpec& spec) {
+    size_t n = std::erase_if(pauses_, [&](const Pause& p) { return p.spec == spec; });
+    if (n > 0) pausesChanged_ = true;
+    return n > 0;
+}
+
+bool State::pausesNeedProvider() const {
+    for (const auto& p : pauses_) {
+        for (const auto& [k, v] : p.spec.values) {
+            if (k == ScopeKind::Provider) return true;
+        }
+    }
+    return false;
+}
+
+size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay, const LimitSet& limits,
+                    util::SystemTime now) {
+    size_t changed = 0;
+    auto setWarmup = [&](const Limit& lim, ScopeEntry& e) {
+        const WarmupSchedule* ws = limits.warmupOf(lim);
+        if (!warmupDay || !ws) return;
+        uint32_t day = std::max<uint32_t>(*warmupDay, 1);
+        if (ws->startDay) {
+            e.warmup.anchorDay = localDay(lim.zone, now) - static_cast<int32_t>(day - 1);
+        } else {
+            // Today becomes day N: N-1 days done, today not yet counted.
+            e.warmup.activeDays = static_cast<int32_t>(day - 1);
+            e.warmup.lastActiveDay = kNoDay;
+        }
+    };
+    std::vector<bool> touchedLimit(limits.limits().size(), false);
+    for (auto& [key, e] : scopes_) {
+        const Limit* lim = limits.find(keyLimit(key));
+        if (!lim) continue;
+        auto values = keyValues(key);
+        if (!specSelects(spec, *lim, values)) continue;
+        for (auto& b : e.buckets) b.committed = 0;  // reservations in flight stay theirs
+        e.tat = 0;
+        e.nextSend = 0;
+        setWarmup(*lim, e);
+        markScope(key, e);
+        touchedLimit[static_cast<size_t>(lim - limits.limits().data())] = true;
+        ++changed;
+    }
+    if (!warmupDay) return changed;
+    // A scope that never sent: create its warmup progress when the spec names every value.
+    for (size_t i = 0; i < limits.limits().size(); ++i) {
+        const Limit& lim = limits.limits()[i];
+        if (touchedLimit[i] || lim.warmup < 0) continue;
+        if (!spec.limit.empty() && spec.limit != lim.name) continue;
+        if (spec.values.size() != lim.scopes.size()) continue;
+        std::string key = lim.name + kKeyLimitSep;
+        bool complete = true;
+        for (size_t s = 0; s < lim.scopes.size(); ++s) {
+            auto it = std::find_if(spec.values.begin(), spec.values.end(),
+                                   [&](const auto& kv) { return kv.first == lim.scopes[s]; });
+            if (it == spec.values.end()) {
+                complete = false;
+                break;
+            }
+            if (s > 0) key += kKeyValueSep;
+            key += it->second;
+        }
+        if (!complete) continue;
+        ScopeEntry& e = entry(key);
+        setWarmup(lim, e);
+        markScope(key, e);
+        ++changed;
+    }
+    return changed;
+}
+
+std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* filter,
+                                     util::SystemTime now) const {
+    std::vector<std::pair<size_t, StatusRow>> rows;
+    const int64_t nowNs = unixNanos(now);
+    for (const auto& [key, e] : scopes_) {
+        const Limit* lim = limits.find(keyLimit(key));
+        if (!lim) continue;
+        auto values = keyValues(key);
+        if (filter && !specSelects(*filter, *lim, values)) continue;
+        StatusRow row;
+        row.limit = lim->name;
+        row.scope = scopeSpecText(*lim, values);
+        int64_t nextReset = INT64_MAX;
+        if (lim->cap) {
+            int64_t start = periodStart(lim->cap->period, lim->zone, now);
+            row.period = lim->cap->period == CalendarPeriod::Hour  ? "h"
+                         : lim->cap->period == CalendarPeriod::Day ? "day"
+                                                                   : "week";
+            row.count = e.count(0, start);
+            if (const Bucket* b = e.bucket(0, start)) row.reserved = b->reserved;
+            row.cap = lim->cap->count;
+            nextReset = nextPeriodStart(lim->cap->period, lim->zone, now);
+        }
+        if (const WarmupSchedule* ws = limits.warmupOf(*lim)) {
+            int32_t today = localDay(lim->zone, now);
+            uint32_t day = warmupDayOf(*ws, e.warmup, today);
+            row.warmupDay = day;
+            row.warmupCap = ws->capOnDay(day);
+            int64_t dayStart = periodStart(CalendarPeriod::Day, lim->zone, now);
+            row.today = lim->warmupSharesCapCounter ? e.count(0, dayStart) : e.count(1, dayStart);
+            nextReset = std::min(nextReset, nextPeriodStart(CalendarPeriod::Day, lim->zone, now));
+        }
+        if (nextReset != INT64_MAX) {
+            row.nextReset = util::SystemTime(std::chrono::seconds(nextReset));
+            row.nextResetText = formatTime(*row.nextReset, lim->zone);
+        }
+        int64_t next = 0;
+        if (lim->rate && e.tat > 0) {
+            int64_t allowedAt = std::max(e.tat, nowNs) + lim->rate->emission.count() -
+                                static_cast<int64_t>(lim->rate->burst) * lim->rate->emission.count();
+            next = std::max(next, allowedAt);
+        }
+        if (lim->spacing) next = std::max(next, e.nextSend);
+        if (next > nowNs) row.nextSend = fromNanos(next);
+        for (const auto& p : pauses_) {
+            if (!p.spec.limit.empty() && p.spec.limit != lim->name) continue;
+            ScopeSpec valuesOnly = p.spec;
+            valuesOnly.limit.clear();
+            if (!specSelects(valuesOnly, *lim, values)) continue;
+            row.paused = true;
+            row.pause = "by " + (p.who.empty() ? std::string("?") : p.who) + " at " +
+                        formatTime(fromNanos(p.since), lim->zone) + (p.why.empty() ? "" : ": " + p.why);
+            break;
+        }
+        size_t order = static_cast<size_t>(lim - limits.limits().data());
+        rows.emplace_back(order, std::move(row));
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+        if (a.first != b.first) return a.first < b.first;
+        return a.second.scope < b.second.scope;
+    });
+    std::vector<StatusRow> out;
+    out.reserve(rows.size());
+    for (auto& r : rows) out.push_back(std::move(r.second));
+    return out;
+}
+
+const ScopeEntry* State::find(std::string_view key) const {
+    auto it = scopes_.find(key);
+    return it == scopes_.end() ? nullptr : &it->second;
+}
+
+const Reservation* State::reservation(std::string_view instance) const {
+    auto it = reservations_.find(instance);
+    return it == reservations_.end() ? nullptr : &it->second;
+}
+
+const Commit* State::committed(std::string_view queueId) const {
+    auto it = commits_.find(queueId);
+    return it == commits_.end() ? nullptr : &it->second;
+}
+
+bool State::operator==(const State& o) const {
+    return scopes_ == o.scopes_ && reservations_ == o.reservations_ && commits_ == o.commits_ &&
+           pauses_ == o.pauses_;
+}
+
+void State::trackChanges(bool on) {
+    tracking_ = on;
+    if (!on) {
+        changedScopes_.clear();
+        changedReservations_.clear();
+        changedCommits_.clear();
+        pausesChanged_ = false;
+    }
+}
+
+void State::takeChanges(const std::function<void(std::string_view)>& sink) {
+    std::string buf;
+    for (const auto& key : changedScopes_) {
+        buf.clear();
+        auto it = scopes_.find(key);
+        if (it == scopes_.end()) {
+            encodeDelete(buf, kScopeDelete, key);
+        } else if (it->second.dirty) {
+            it->second.dirty = false;
+            encodeScope(buf, key, it->second);
+        } else {
+            continue;  // already written by an earlier mention of the same key
+        }
+        sink(buf);
+    }
+    for (const auto& key : changedReservations_) {
+        buf.clear();
+        auto it = reservations_.find(key);
+        if (it == reservations_.end()) {
+            encodeDelete(buf, kReservationDelete, key);
+        } else if (it->second.dirty) {
+            it->second.dirty = false;
+            encodeReservation(buf, key, it->second);
+        } else {
+            continue;
+        }
+        sink(buf);
+    }
+    for (const auto& key : changedCommits_) {
+        buf.clear();
+        auto it = commits_.find(key);
+        if (it == commits_.end()) {
+            encodeDelete(buf, kCommitDelete, key);
+        } else if (it->second.dirty) {
+            it->second.dirty = false;
+            encodeCommit(buf, key, it->second);
+        } else {
+            continue;
+        }
+        sink(buf);
+    }
+    if (pausesChanged_) {
+        buf.clear();
+        encodePauses(buf, pauses_);
+        sink(buf);
+    }
+    changedScopes_.clear();
+    changedReservations_.clear();
+    changedCommits_.clear();
+    pausesChanged_ = false;
+}
+
+void State::snapshot(const std::function<void(std::string_view)>& sink) const {
+    std::string buf;
+    for (const auto& [key, e] : scopes_) {
+        buf.clear();
+        encodeScope(buf, key, e);
+        sink(buf);
+    }
+    for (const auto& [key, r] : reservations_) {
+        buf.clear();
+        encodeReservation(buf, key, r);
+        sink(buf);
+    }
+    for (const auto& [key, c] : commits_) {
+        buf.clear();
+        encodeCommit(buf, key, c);
+        sink(buf);
+    }
+    buf.clear();
+    encodePauses(buf, pauses_);
+    sink(buf);
+}
+
+util::Result<bool> State::applyRecord(std::string_view payload) {
+    Reader r(payload);
+    uint8_t type = r.u8();
+    switch (type) {
+        case kScopeUpsert: {
+            std::string key = r.str();
+            ScopeEntry e;
+            e.buckets.resize(r.count(25));
+            for (auto& b : e.buckets) {
+                b.start = r.i64();
+                b.counter = r.u8();
+                b.committed = r.u64();
+                b.reserved = r.u64();
+            }
+            e.tat = r.i64();
+            e.nextSend = r.i64();
+            e.sends = r.u64();
+            e.warmup.activeDays = r.i32();
+            e.warmup.lastActiveDay = r.i32();
+            e.warmup.anchorDay = r.i32();
+            if (!r.ok() || !r.atEnd()) break;
+            scopes_.insert_or_assign(std::move(key), std::move(e));
+            return true;
+        }
+        case kReservationUpsert: {
+            std::string key = r.str();
+            Reservation res;
+            res.recipients.resize(r.count(8));
+            for (auto& rc : res.recipients) {
+                rc.recipient = r.str();
+                rc.holdings = r.holdings();
+            }
+            res.message = r.holdings();
+            res.expires = r.i64();
+            if (!r.ok() || !r.atEnd()) break;
+            reservations_.insert_or_assign(std::move(key), std::move(res));
+            return true;
+        }
+        case kCommitUpsert: {
+            std::string key = r.str();
+            Commit c;
+            c.recipients.resize(r.count(9));
+            for (auto& rc : c.recipients) {
+                rc.recipient = r.str();
+                rc.refunded = r.u8() != 0;
+                rc.holdings = r.holdings();
+            }
+            c.message = r.holdings();
+            c.messageRefunded = r.u8() != 0;
+            c.at = r.i64();
+            if (!r.ok() || !r.atEnd()) break;
+            commits_.insert_or_assign(std::move(key), std::move(c));
+            return true;
+        }
+        case kScopeDelete:
+        case kReservationDelete:
+        case kCommitDelete: {
+            std::string key = r.str();
+            if (!r.ok() || !r.atEnd()) break;
+            if (type == kScopeDelete) scopes_.erase(key);
+            if (type == kReservationDelete) reservations_.erase(key);
+            if (type == kCommitDelete) commits_.erase(key);
+            return true;
+        }
+        case kPauses: {
+            std::vector<Pause> pauses(r.count(20));
+            for (auto& p : pauses) {
+                auto spec = ScopeSpec::parse(r.str());
+                if (!spec) return util::err("a pause record with a bad scope: " + spec.error());
+                p.spec = std::move(spec.value());
+                p.who = r.str();
+                p.why = r.str();
+                p.since = r.i64();
+            }
+            if (!r.ok() || !r.atEnd()) break;
+            pauses_ = std::move(pauses);
+            return true;
+        }
+        default: return util::err("unknown record type " + std::to_string(type));
+    }
+    return util::err("malformed record of type " + std::to_string(type));
+}
+
+void State::clear() {
+    scopes_.clear();
+    reservations_.clear();
+    commits_.clear();
+    pauses_.clear();
+    changedScopes_.clear();
+    changedReservations_.clear();
+    changedCommits_.clear();
+    pausesChanged_ = false;
+}
+
+// ------------------------------------------------------------------------------ JSON
+
+std::string statusJson(const std::vector<StatusRow>& rows, const std::vector<Pause>& pauses) {
+    auto time = [](const std::optional<util::SystemTime>& t) -> std::string {
+        if (!t) return "null";
+        return jsonString(date::format("%FT%TZ", std::chrono::floor<std::chrono::seconds>(*t)));
+    };
+    auto num = [](const auto& v) -> std::string { return v ? std::to_string(*v) : "null"; };
+    std::string out = "{\"scopes\":[";
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const auto& r = rows[i];
+        if (i > 0) out += ",";
+        out += "{\"limit\":" + jsonString(r.limit) + ",\"scope\":" + jsonString(r.scope) +
+               ",\"period\":" + (r.period.empty() ? "null" : jsonString(r.period)) +
+               ",\"count\":" + std::to_string(r.count) + ",\"reserved\":" + std::to_string(r.reserved) +
+               ",\"cap\":" + num(r.cap) + ",\"today\":" + num(r.today) + ",\"warmup_day\":" +
+               num(r.warmupDay) + ",\"warmup_cap\":" + num(r.warmupCap) + ",\"next_reset\":" +
+               time(r.nextReset) + ",\"next_reset_local\":" +
+               (r.nextResetText.empty() ? "null" : jsonString(r.nextResetText)) +
+               ",\"next_send\":" + time(r.nextSend) + ",\"paused\":" + (r.paused ? "true" : "false") +
+               ",\"pause\":" + (r.pause.empty() ? "null" : jsonString(r.pause)) + "}";
+    }
+    out += "],\"pauses\":[";
+    for (size_t i = 0; i < pauses.size(); ++i) {
+        const auto& p = pauses[i];
+        if (i > 0) out += ",";
+        out += "{\"scope\":" + jsonString(p.spec.str()) + ",\"who\":" + jsonString(p.who) +
+               ",\"why\":" + jsonString(p.why) + ",\"since\":" + time(fromNanos(p.since)) + "}";
+    }
+    out += "]}";
+    return out;
+}
+
+}  // namespace rampart::policyd
