@@ -94,9 +94,12 @@ def main():
         for sender in ("Alice <alice@acme-mail.com>", "Newsletter <news@news.acme-mail.com>", "X <x@unknown-brand.example>"):
             addr = re.search(r"<(.*)>", sender).group(1)
             code, out = swaks(postfix.port, addr, ["bob@prospect.example"], data=message(sender, "Quick question"))
-            last = [l for l in out.splitlines() if re.match(r"^<~?\*? *\d{3} ", l) or " 451 " in l or " 250 " in l]
-            verdict = f"{GREEN}accepted{END}" if code == 0 else f"{RED}refused{END}"
-            show(f"{addr}: {verdict}: {last[-2] if code == 0 and len(last) > 1 else (last[-1] if last else out[-200:])}")
+            queued = [l for l in out.splitlines() if "queued as" in l]
+            refused = [l for l in out.splitlines() if re.search(r"\b[45]\d\d [45]\.\d+\.\d+ ", l)]
+            if code == 0:
+                show(f"{addr}: {GREEN}accepted{END}: {queued[-1].strip() if queued else 'queued'}")
+            else:
+                show(f"{addr}: {RED}refused{END}: {refused[-1].strip() if refused else out.strip()[-300:]}")
         env.wait_for(lambda: sink.count() >= 2, timeout=30, what="two delivered messages")
         time.sleep(0.5)
 
@@ -117,7 +120,7 @@ def main():
 
         step("7. rampart-milter's log (one line per message, with the queue id)")
         show("\n".join(l for l in milter.log().splitlines() if re.search(r": (signed|tempfail|passed|accepted):", l)))
-        print(f"\n{GREEN}{BOLD}Demo complete.{END} Files are in {tmp} while RAMPART_KEEP_TMP=1 is set.")
+        print(f"\n{GREEN}{BOLD}Demo complete.{END} (Run with RAMPART_KEEP_TMP=1 to keep {tmp}.)")
     finally:
         for p in reversed(procs):
             try:
