@@ -36,10 +36,13 @@ int64_t unixNanos(util::SystemTime t) {
 }
 
 util::SystemTime fromNanos(int64_t ns) {
-    return util::SystemTime(std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
+    return util::SystemTime(
+        std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
 }
 
-util::SystemTime fromSeconds(int64_t s) { return util::SystemTime(seconds(s)); }
+util::SystemTime fromSeconds(int64_t s) {
+    return util::SystemTime(seconds(s));
+}
 
 int64_t localToSys(const date::time_zone* zone, int64_t localSeconds) {
     auto t = zone->to_sys(date::local_seconds(seconds(localSeconds)), date::choose::earliest);
@@ -96,7 +99,8 @@ RequestValues valuesOf(const Request& r) {
     std::string sender = util::toLower(r.sender);
     if (sender == "<>") sender.clear();
     out[Attribute::SaslUsername] = util::toLower(r.saslUsername);
-    out[Attribute::Mailbox] = out[Attribute::SaslUsername].empty() ? sender : out[Attribute::SaslUsername];
+    out[Attribute::Mailbox] =
+        out[Attribute::SaslUsername].empty() ? sender : out[Attribute::SaslUsername];
     out[Attribute::SenderDomain] = std::string(domainOf(sender));
     out[Attribute::Sender] = std::move(sender);
     out[Attribute::ClientAddress] = util::toLower(r.clientAddress);
@@ -131,7 +135,8 @@ bool insideWindow(const Window& w, int64_t localSeconds) {
     unsigned yesterday = (wd + 6) % 7;
     for (const auto& s : w.spans) {
         if (s.openMinute < s.closeMinute) {
-            if ((s.days & (1u << wd)) && minute >= s.openMinute && minute < s.closeMinute) return true;
+            if ((s.days & (1u << wd)) && minute >= s.openMinute && minute < s.closeMinute)
+                return true;
         } else {  // crosses midnight: opens on a listed day, closes the next morning
             if ((s.days & (1u << wd)) && minute >= s.openMinute) return true;
             if ((s.days & (1u << yesterday)) && minute < s.closeMinute) return true;
@@ -166,15 +171,19 @@ struct Pending {
 
 std::string actionPrefix(Action a) {
     switch (a) {
-        case Action::DeferIfPermit: return "DEFER_IF_PERMIT 4.7.1 rampart: ";
-        case Action::Defer: return "DEFER 4.7.1 rampart: ";
-        case Action::Reject: return "REJECT 5.7.1 rampart: ";
+        case Action::DeferIfPermit:
+            return "DEFER_IF_PERMIT 4.7.1 rampart: ";
+        case Action::Defer:
+            return "DEFER 4.7.1 rampart: ";
+        case Action::Reject:
+            return "REJECT 5.7.1 rampart: ";
     }
     return "DEFER_IF_PERMIT 4.7.1 rampart: ";
 }
 
 void finishText(Refusal& r, const date::time_zone* zone) {
-    if (r.retryAt && r.action != Action::Reject) r.text += "; retry after " + formatTime(*r.retryAt, zone);
+    if (r.retryAt && r.action != Action::Reject)
+        r.text += "; retry after " + formatTime(*r.retryAt, zone);
 }
 
 // Later retry binds; none (a pause) is latest of all.
@@ -188,22 +197,32 @@ bool later(const std::optional<util::SystemTime>& a, const std::optional<util::S
 
 std::string_view verdictName(Verdict v) {
     switch (v) {
-        case Verdict::NotApplicable: return "not-applicable";
-        case Verdict::Exempt: return "exempt";
-        case Verdict::Allow: return "allow";
-        case Verdict::Refuse: return "refuse";
+        case Verdict::NotApplicable:
+            return "not-applicable";
+        case Verdict::Exempt:
+            return "exempt";
+        case Verdict::Allow:
+            return "allow";
+        case Verdict::Refuse:
+            return "refuse";
     }
     return "?";
 }
 
 std::string_view reasonName(Reason r) {
     switch (r) {
-        case Reason::Cap: return "cap";
-        case Reason::WarmupCap: return "warmup";
-        case Reason::Rate: return "rate";
-        case Reason::Spacing: return "spacing";
-        case Reason::Window: return "window";
-        case Reason::Pause: return "pause";
+        case Reason::Cap:
+            return "cap";
+        case Reason::WarmupCap:
+            return "warmup";
+        case Reason::Rate:
+            return "rate";
+        case Reason::Spacing:
+            return "spacing";
+        case Reason::Window:
+            return "window";
+        case Reason::Pause:
+            return "pause";
     }
     return "?";
 }
@@ -229,8 +248,10 @@ int64_t periodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemT
     int64_t s = unixSeconds(now);
     ZoneNow z = zoneNow(zone, s);
     switch (p) {
-        case CalendarPeriod::Hour: return std::max(floorDiv(z.local, 3600) * 3600 - z.offset, z.begin);
-        case CalendarPeriod::Day: return boundaryToSys(zone, z, floorDiv(z.local, kDay) * kDay);
+        case CalendarPeriod::Hour:
+            return std::max(floorDiv(z.local, 3600) * 3600 - z.offset, z.begin);
+        case CalendarPeriod::Day:
+            return boundaryToSys(zone, z, floorDiv(z.local, kDay) * kDay);
         case CalendarPeriod::Week: {
             int64_t days = floorDiv(z.local, kDay);
             return boundaryToSys(zone, z, (days - weekdayOf(days)) * kDay);
@@ -245,7 +266,8 @@ int64_t nextPeriodStart(CalendarPeriod p, const date::time_zone* zone, util::Sys
     switch (p) {
         case CalendarPeriod::Hour:
             return std::min(floorDiv(z.local, 3600) * 3600 + 3600 - z.offset, z.end);
-        case CalendarPeriod::Day: return boundaryToSys(zone, z, (floorDiv(z.local, kDay) + 1) * kDay);
+        case CalendarPeriod::Day:
+            return boundaryToSys(zone, z, (floorDiv(z.local, kDay) + 1) * kDay);
         case CalendarPeriod::Week: {
             int64_t days = floorDiv(z.local, kDay);
             return boundaryToSys(zone, z, (days - weekdayOf(days) + 7) * kDay);
@@ -286,7 +308,8 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
             return d;
         }
     }
-    if (!values[Attribute::ClientAddress].empty() && ex.networks.contains(values[Attribute::ClientAddress])) {
+    if (!values[Attribute::ClientAddress].empty() &&
+        ex.networks.contains(values[Attribute::ClientAddress])) {
         d.verdict = Verdict::Exempt;
         return d;
     }
@@ -336,7 +359,8 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
         const bool monitor = monitorOnly || lim.monitor;
         auto scope = [&] {
             scopePairs.clear();
-            for (auto k : lim.scopes) scopePairs.emplace_back(k, values[toAttribute(k)]);
+            for (auto k : lim.scopes)
+                scopePairs.emplace_back(k, values[toAttribute(k)]);
             return scopeText(scopePairs);
         };
         auto makeRefusal = [&](Reason reason) {
@@ -374,7 +398,8 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
         if (lim.window && !insideWindow(*lim.window, zoneNow(lim.window->zone, nowSec).local)) {
             Refusal r = makeRefusal(Reason::Window);
             r.retryAt = fromSeconds(nextOpening(*lim.window, nowSec));
-            r.text = r.scope + " is outside sending window " + lim.window->str() + " (limit " + lim.name + ")";
+            r.text = r.scope + " is outside sending window " + lim.window->str() + " (limit " +
+                     lim.name + ")";
             finishText(r, lim.window->zone);
             refuse(std::move(r));
         }
@@ -390,8 +415,8 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
         }
         auto warmupText = [&](Refusal& r) {
             r.text = r.scope + " reached warmup cap " + std::to_string(warmupCap) +
-                     (lim.warmupMessages ? " msgs" : "") + "/day (day " + std::to_string(warmupDay) +
-                     ", limit " + lim.name + ")";
+                     (lim.warmupMessages ? " msgs" : "") + "/day (day " +
+                     std::to_string(warmupDay) + ", limit " + lim.name + ")";
         };
 
         int64_t capStart = kNoPeriod;
@@ -411,7 +436,8 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
                 if (warmupBinds) {
                     warmupText(r);
                 } else {
-                    r.text = r.scope + " reached cap " + lim.cap->str() + " (limit " + lim.name + ")";
+                    r.text =
+                        r.scope + " reached cap " + lim.cap->str() + " (limit " + lim.name + ")";
                 }
                 finishText(r, lim.zone);
                 refuse(std::move(r));
@@ -446,7 +472,8 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
         if (lim.spacing && !heldByInstance && e && nowNs < e->nextSend) {
             Refusal r = makeRefusal(Reason::Spacing);
             r.retryAt = fromNanos(e->nextSend);
-            r.text = r.scope + " keeps " + lim.spacing->str() + " between sends (limit " + lim.name + ")";
+            r.text = r.scope + " keeps " + lim.spacing->str() + " between sends (limit " +
+                     lim.name + ")";
             finishText(r, lim.zone);
             refuse(std::move(r));
         }
@@ -519,7 +546,8 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
         d.mutations = Mutations{};
         return d;
     }
-    for (auto& p : refusals) d.wouldDefer.push_back(std::move(p.refusal));
+    for (auto& p : refusals)
+        d.wouldDefer.push_back(std::move(p.refusal));
     if (d.limitsApplied == 0 && d.wouldDefer.empty()) return d;  // NotApplicable
     d.verdict = Verdict::Allow;
     d.instance = req.instance;

@@ -28,7 +28,8 @@ constexpr std::array<uint32_t, 256> makeCrcTable() {
     std::array<uint32_t, 256> t{};
     for (uint32_t i = 0; i < 256; ++i) {
         uint32_t c = i;
-        for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;  // Castagnoli
+        for (int k = 0; k < 8; ++k)
+            c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;  // Castagnoli
         t[i] = c;
     }
     return t;
@@ -40,19 +41,22 @@ constexpr uint32_t kMaxRecord = 64u << 20;
 
 uint32_t readU32(const char* p) {
     uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
+    for (int i = 0; i < 4; ++i)
+        v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
     return v;
 }
 
 void putU32(std::string& out, uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    for (int i = 0; i < 4; ++i)
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
 }  // namespace
 
 uint32_t crc32c(std::string_view data) {
     uint32_t c = 0xffffffffu;
-    for (char ch : data) c = kCrcTable[(c ^ static_cast<uint8_t>(ch)) & 0xff] ^ (c >> 8);
+    for (char ch : data)
+        c = kCrcTable[(c ^ static_cast<uint8_t>(ch)) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
 }
 
@@ -85,18 +89,22 @@ constexpr std::string_view kSnapshotMagic = "RPSNAP01";
 constexpr size_t kFileHeader = 16;  // magic + u64 generation
 constexpr char kEndRecord = '\xff';
 
-std::string errnoText() { return std::strerror(errno); }
+std::string errnoText() {
+    return std::strerror(errno);
+}
 
 std::string fileHeader(std::string_view magic, uint64_t gen) {
     std::string h(magic);
-    for (int i = 0; i < 8; ++i) h.push_back(static_cast<char>((gen >> (8 * i)) & 0xff));
+    for (int i = 0; i < 8; ++i)
+        h.push_back(static_cast<char>((gen >> (8 * i)) & 0xff));
     return h;
 }
 
 std::optional<uint64_t> headerGeneration(std::string_view data, std::string_view magic) {
     if (data.size() < kFileHeader || data.substr(0, 8) != magic) return std::nullopt;
     uint64_t gen = 0;
-    for (int i = 0; i < 8; ++i) gen |= uint64_t{static_cast<uint8_t>(data[8 + static_cast<size_t>(i)])} << (8 * i);
+    for (int i = 0; i < 8; ++i)
+        gen |= uint64_t{static_cast<uint8_t>(data[8 + static_cast<size_t>(i)])} << (8 * i);
     return gen;
 }
 
@@ -114,7 +122,8 @@ std::vector<uint64_t> journalGenerations(const std::string& dir) {
         std::string name = ent.path().filename().string();
         if (name.rfind("journal.", 0) != 0) continue;
         std::string digits = name.substr(8);
-        if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (digits.empty() || !std::all_of(digits.begin(), digits.end(),
+                                           [](char c) { return c >= '0' && c <= '9'; })) {
             continue;
         }
         gens.push_back(std::stoull(digits));
@@ -187,7 +196,8 @@ std::string encodeSnapshot(const State& state, uint64_t gen) {
         ++count;
     });
     std::string end(1, kEndRecord);
-    for (int i = 0; i < 8; ++i) end.push_back(static_cast<char>((count >> (8 * i)) & 0xff));
+    for (int i = 0; i < 8; ++i)
+        end.push_back(static_cast<char>((count >> (8 * i)) & 0xff));
     journal_format::frame(out, end);
     return out;
 }
@@ -267,9 +277,9 @@ struct Journal::Shared {
     std::mutex mu;
     std::condition_variable cv;
     bool stop = false;
-    int fd = -1;               // the current generation (a dup owned by the thread)
+    int fd = -1;                 // the current generation (a dup owned by the thread)
     bool newGeneration = false;  // its directory entry still needs a directory fsync
-    std::vector<int> retired;  // older generations: synced once more, then closed
+    std::vector<int> retired;    // older generations: synced once more, then closed
     std::atomic<bool> written{false};
     std::optional<std::pair<std::string, uint64_t>> job;  // snapshot data, generation
     bool jobBusy = false;
@@ -280,7 +290,9 @@ void Journal::backgroundLoop() {
     Shared& s = *shared_;
     std::unique_lock lock(s.mu);
     while (true) {
-        s.cv.wait_for(lock, options_.syncInterval.count() > 0 ? options_.syncInterval : std::chrono::milliseconds(1000),
+        s.cv.wait_for(lock,
+                      options_.syncInterval.count() > 0 ? options_.syncInterval
+                                                        : std::chrono::milliseconds(1000),
                       [&] { return s.stop || s.job.has_value(); });
         int fd = s.fd;
         bool newGen = s.newGeneration;
@@ -294,13 +306,16 @@ void Journal::backgroundLoop() {
 
         std::string error;
         for (int r : retired) {
-            if (::fdatasync(r) != 0 && error.empty()) error = "fdatasync of an older journal: " + errnoText();
+            if (::fdatasync(r) != 0 && error.empty())
+                error = "fdatasync of an older journal: " + errnoText();
             ::close(r);
         }
         if (fd >= 0 && s.written.exchange(false)) {
-            if (::fdatasync(fd) != 0 && error.empty()) error = "fdatasync of the journal: " + errnoText();
+            if (::fdatasync(fd) != 0 && error.empty())
+                error = "fdatasync of the journal: " + errnoText();
         }
-        if (newGen && !syncDirectory(dir_) && error.empty()) error = "fsync of " + dir_ + ": " + errnoText();
+        if (newGen && !syncDirectory(dir_) && error.empty())
+            error = "fsync of " + dir_ + ": " + errnoText();
         if (job) {
             auto w = writeSnapshotFile(dir_, job->first);
             if (w) {
@@ -418,7 +433,8 @@ Journal::~Journal() {
 }
 
 void Journal::append(State& state) {
-    state.takeChanges([this](std::string_view payload) { journal_format::frame(pending_, payload); });
+    state.takeChanges(
+        [this](std::string_view payload) { journal_format::frame(pending_, payload); });
 }
 
 util::Result<bool> Journal::flush() {
@@ -429,7 +445,8 @@ util::Result<bool> Journal::flush() {
         if (::ftruncate(fd_, static_cast<off_t>(journalBytes_)) != 0) {
             e += "; cannot truncate the partial write: " + errnoText();
         }
-        return util::err("cannot write the journal " + dir_ + "/" + journalName(generation_) + ": " + e);
+        return util::err("cannot write the journal " + dir_ + "/" + journalName(generation_) +
+                         ": " + e);
     }
     journalBytes_ += pending_.size();
     pending_.clear();
@@ -527,7 +544,8 @@ std::optional<pid_t> Journal::lockHolder(const std::string& dir) {
     ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
     ::close(fd);
     pid_t pid = 0;
-    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) pid = pid * 10 + (buf[i] - '0');
+    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i)
+        pid = pid * 10 + (buf[i] - '0');
     return pid;
 }
 

@@ -45,19 +45,20 @@ struct JournalOptions {
 };
 
 struct LoadReport {
-    bool snapshot = false;       // a snapshot was read
-    uint64_t generation = 0;     // the generation the journal continues with
-    uint64_t records = 0;        // records read (snapshot and journals)
-    std::vector<std::string> warnings;  // "journal.3: ignored 17 bytes of a torn or damaged tail at offset 4096"
+    bool snapshot = false;    // a snapshot was read
+    uint64_t generation = 0;  // the generation the journal continues with
+    uint64_t records = 0;     // records read (snapshot and journals)
+    std::vector<std::string>
+        warnings;  // "journal.3: ignored 17 bytes of a torn or damaged tail at offset 4096"
 };
 
 class Journal {
-public:
+  public:
     // Locks dir (created when missing), loads the snapshot and replays the journals into `state`
     // (which should be empty), writes a fresh snapshot and starts a new journal generation, then
-    // enables change tracking on `state`. Errors: the directory is locked by another process, cannot
-    // be created or written, or the snapshot is damaged (never silently dropped: move it away to
-    // start empty).
+    // enables change tracking on `state`. Errors: the directory is locked by another process,
+    // cannot be created or written, or the snapshot is damaged (never silently dropped: move it
+    // away to start empty).
     static util::Result<std::unique_ptr<Journal>> open(const std::string& dir, State& state,
                                                        const JournalOptions& options = {});
     // Flushes, syncs, waits for the background thread and unlocks.
@@ -93,7 +94,7 @@ public:
     // The pid of the process holding dir's lock, if any.
     static std::optional<pid_t> lockHolder(const std::string& dir);
 
-private:
+  private:
     struct Shared;  // what the background thread shares with the loop
     Journal(std::string dir, const JournalOptions& options);
     util::Result<bool> openGeneration(uint64_t gen);

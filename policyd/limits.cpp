@@ -30,14 +30,16 @@ constexpr std::array<std::string_view, kAttributes> kAttributeNames{
     "mailbox",          "sender",   "sender_domain", "client_address", "listener",
     "recipient_domain", "provider", "recipient",     "sasl_username"};
 
-constexpr std::array<std::string_view, 7> kDayNames{"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+constexpr std::array<std::string_view, 7> kDayNames{"mon", "tue", "wed", "thu",
+                                                    "fri", "sat", "sun"};
 
 // Longest ramp we expand: a schedule that needs more than ten years to reach its ceiling is a typo.
 constexpr size_t kMaxRampDays = 3650;
 
 size_t editDistance(std::string_view a, std::string_view b) {
     std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t j = 0; j <= b.size(); ++j)
+        prev[j] = j;
     for (size_t i = 1; i <= a.size(); ++i) {
         cur[0] = i;
         for (size_t j = 1; j <= b.size(); ++j) {
@@ -79,7 +81,9 @@ std::string_view stripComment(std::string_view line) {
     return line;
 }
 
-std::string quoted(std::string_view s) { return "\"" + util::printable(s, 80) + "\""; }
+std::string quoted(std::string_view s) {
+    return "\"" + util::printable(s, 80) + "\"";
+}
 
 const date::time_zone* findZone(std::string_view name) {
     try {
@@ -165,7 +169,8 @@ std::string formatDays(uint8_t mask) {
             continue;
         }
         unsigned e = d;
-        while (e + 1 < 7 && (mask & (1u << (e + 1)))) ++e;
+        while (e + 1 < 7 && (mask & (1u << (e + 1))))
+            ++e;
         if (!out.empty()) out += ",";
         if (e == d) {
             out += kDayNames[d];
@@ -200,36 +205,49 @@ bool globMatch(std::string_view pattern, std::string_view s) {
             return false;
         }
     }
-    while (p < pattern.size() && pattern[p] == '*') ++p;
+    while (p < pattern.size() && pattern[p] == '*')
+        ++p;
     return p == pattern.size();
 }
 
 std::string_view opName(Condition::Op op) {
     switch (op) {
-        case Condition::Op::Equal: return "=";
-        case Condition::Op::NotEqual: return "!=";
-        case Condition::Op::In: return "in";
-        case Condition::Op::NotIn: return "not in";
-        case Condition::Op::Match: return "~";
-        case Condition::Op::NotMatch: return "!~";
+        case Condition::Op::Equal:
+            return "=";
+        case Condition::Op::NotEqual:
+            return "!=";
+        case Condition::Op::In:
+            return "in";
+        case Condition::Op::NotIn:
+            return "not in";
+        case Condition::Op::Match:
+            return "~";
+        case Condition::Op::NotMatch:
+            return "!~";
     }
     return "?";
 }
 
 std::string_view periodWord(CalendarPeriod p) {
     switch (p) {
-        case CalendarPeriod::Hour: return "h";
-        case CalendarPeriod::Day: return "day";
-        case CalendarPeriod::Week: return "week";
+        case CalendarPeriod::Hour:
+            return "h";
+        case CalendarPeriod::Day:
+            return "day";
+        case CalendarPeriod::Week:
+            return "week";
     }
     return "?";
 }
 
 std::chrono::seconds periodLength(CalendarPeriod p) {
     switch (p) {
-        case CalendarPeriod::Hour: return 1h;
-        case CalendarPeriod::Day: return 24h;
-        case CalendarPeriod::Week: return 7 * 24h;
+        case CalendarPeriod::Hour:
+            return 1h;
+        case CalendarPeriod::Day:
+            return 24h;
+        case CalendarPeriod::Week:
+            return 7 * 24h;
     }
     return 24h;
 }
@@ -243,7 +261,8 @@ bool validDomainChars(std::string_view d) {
 
 std::string normalizeHost(std::string_view h) {
     std::string s = util::toLower(util::trim(h));
-    while (!s.empty() && s.back() == '.') s.pop_back();
+    while (!s.empty() && s.back() == '.')
+        s.pop_back();
     return s;
 }
 
@@ -251,8 +270,12 @@ std::string normalizeHost(std::string_view h) {
 
 // ------------------------------------------------------------------------------ names
 
-std::string_view scopeName(ScopeKind k) { return kAttributeNames[static_cast<size_t>(k)]; }
-std::string_view attributeName(Attribute a) { return kAttributeNames[static_cast<size_t>(a)]; }
+std::string_view scopeName(ScopeKind k) {
+    return kAttributeNames[static_cast<size_t>(k)];
+}
+std::string_view attributeName(Attribute a) {
+    return kAttributeNames[static_cast<size_t>(a)];
+}
 
 std::optional<ScopeKind> parseScopeKind(std::string_view name) {
     for (size_t i = 0; i < kScopeKinds; ++i) {
@@ -270,9 +293,12 @@ std::optional<Attribute> parseAttribute(std::string_view name) {
 
 std::string_view actionName(Action a) {
     switch (a) {
-        case Action::DeferIfPermit: return "defer_if_permit";
-        case Action::Defer: return "defer";
-        case Action::Reject: return "reject";
+        case Action::DeferIfPermit:
+            return "defer_if_permit";
+        case Action::Defer:
+            return "defer";
+        case Action::Reject:
+            return "reject";
     }
     return "?";
 }
@@ -292,8 +318,10 @@ bool Condition::matches(std::string_view value) const {
             if (value.empty()) return true;
             if (isNet) return !networks.contains(value);
             return std::find(values.begin(), values.end(), value) == values.end();
-        case Op::Match: return !value.empty() && globMatch(values.front(), value);
-        case Op::NotMatch: return value.empty() || !globMatch(values.front(), value);
+        case Op::Match:
+            return !value.empty() && globMatch(values.front(), value);
+        case Op::NotMatch:
+            return value.empty() || !globMatch(values.front(), value);
     }
     return false;
 }
@@ -308,7 +336,8 @@ std::string Condition::str() const {
 }
 
 std::string Cap::str() const {
-    return std::to_string(count) + (messages ? " msgs" : "") + "/" + std::string(periodWord(period));
+    return std::to_string(count) + (messages ? " msgs" : "") + "/" +
+           std::string(periodWord(period));
 }
 
 std::string RateSpec::str() const {
@@ -345,11 +374,13 @@ std::string WarmupSchedule::str() const {
 std::string Limit::str(const LimitSet& set) const {
     std::string out = "[" + name + "]\n";
     std::vector<std::string> sc;
-    for (auto k : scopes) sc.emplace_back(scopeName(k));
+    for (auto k : scopes)
+        sc.emplace_back(scopeName(k));
     out += "scope = " + util::join(sc, ", ") + "\n";
     if (!when.empty()) {
         std::vector<std::string> cs;
-        for (const auto& c : when) cs.push_back(c.str());
+        for (const auto& c : when)
+            cs.push_back(c.str());
         out += "when = " + util::join(cs, " and ") + "\n";
     }
     if (cap) out += "cap = " + cap->str() + "\n";
@@ -357,7 +388,8 @@ std::string Limit::str(const LimitSet& set) const {
     if (spacing) out += "spacing = " + spacing->str() + "\n";
     if (window) out += "window = " + window->str() + "\n";
     if (const auto* w = set.warmupOf(*this)) out += "warmup = " + w->name + "\n";
-    if (action != Action::DeferIfPermit) out += "action = " + std::string(actionName(action)) + "\n";
+    if (action != Action::DeferIfPermit)
+        out += "action = " + std::string(actionName(action)) + "\n";
     if (monitor) out += "monitor = yes\n";
     if (explicitZone && zone) out += "timezone = " + std::string(zone->name()) + "\n";
     return out;
@@ -365,11 +397,13 @@ std::string Limit::str(const LimitSet& set) const {
 
 std::string Limit::summary(const LimitSet& set) const {
     std::vector<std::string> sc;
-    for (auto k : scopes) sc.emplace_back(scopeName(k));
+    for (auto k : scopes)
+        sc.emplace_back(scopeName(k));
     std::string out = "scope=" + util::join(sc, ",");
     if (!when.empty()) {
         std::vector<std::string> cs;
-        for (const auto& c : when) cs.push_back(c.str());
+        for (const auto& c : when)
+            cs.push_back(c.str());
         out += " when=\"" + util::join(cs, " and ") + "\"";
     }
     if (cap) out += " cap=" + cap->str();
@@ -393,13 +427,13 @@ bool Exemptions::empty() const {
 // ------------------------------------------------------------------------------ the parser
 
 class LimitParser {
-public:
+  public:
     LimitParser(LimitSet& set, const std::string& file, Diagnostics& diags)
         : set_(set), file_(file), diags_(diags) {}
 
     void run(std::string_view text);
 
-private:
+  private:
     enum class Kind { None, Limit, Warmup, Exempt, ProviderDomains, ProviderMx };
     struct Line {
         int line;
@@ -444,6 +478,7 @@ private:
     std::vector<Pending> pending_;
     std::vector<WarmupPending> warmupPending_;
     std::vector<std::pair<std::string, int>> globalKeys_;  // exempt/provider keys across sections
+    size_t mxConfigured_ = 0;  // [provider-mx] lines so far: they precede the built-in rules
 };
 
 void LimitParser::run(std::string_view text) {
@@ -491,7 +526,8 @@ void LimitParser::header(const Line& l) {
         return;
     }
     if (!util::trim(std::string_view(l.text).substr(close + 1)).empty()) {
-        error(l.line, "unexpected text after the section header " + quoted(l.text.substr(0, close + 1)));
+        error(l.line,
+              "unexpected text after the section header " + quoted(l.text.substr(0, close + 1)));
         return;
     }
     std::string inner(util::trim(std::string_view(l.text).substr(1, close - 1)));
@@ -590,30 +626,43 @@ void LimitParser::keyValue(const Line& l) {
         error(l.line, key + ": missing value");
         return;
     }
-    bool global = kind_ == Kind::Exempt || kind_ == Kind::ProviderDomains || kind_ == Kind::ProviderMx;
+    bool global =
+        kind_ == Kind::Exempt || kind_ == Kind::ProviderDomains || kind_ == Kind::ProviderMx;
     auto& seen = global ? globalKeys_ : sectionKeys_;
     std::string seenKey = global ? sectionTitle_ + key : key;
     for (const auto& [k, line] : seen) {
         if (k == seenKey) {
-            error(l.line, "duplicate key " + quoted(key) + " in " + sectionTitle_ + " (first at line " +
-                              std::to_string(line) + ")");
+            error(l.line, "duplicate key " + quoted(key) + " in " + sectionTitle_ +
+                              " (first at line " + std::to_string(line) + ")");
             return;
         }
     }
     seen.emplace_back(seenKey, l.line);
     switch (kind_) {
-        case Kind::Limit: limitKey(l, key, value); break;
-        case Kind::Warmup: warmupKey(l, key, value); break;
-        case Kind::Exempt: exemptKey(l, key, value); break;
-        case Kind::ProviderDomains: providerDomainKey(l, key, value); break;
-        case Kind::ProviderMx: providerMxKey(l, key, value); break;
-        case Kind::None: break;
+        case Kind::Limit:
+            limitKey(l, key, value);
+            break;
+        case Kind::Warmup:
+            warmupKey(l, key, value);
+            break;
+        case Kind::Exempt:
+            exemptKey(l, key, value);
+            break;
+        case Kind::ProviderDomains:
+            providerDomainKey(l, key, value);
+            break;
+        case Kind::ProviderMx:
+            providerMxKey(l, key, value);
+            break;
+        case Kind::None:
+            break;
     }
 }
 
 void LimitParser::limitKey(const Line& l, const std::string& key, std::string_view value) {
-    static constexpr std::array<std::string_view, 10> kKeys{
-        "scope", "cap", "rate", "spacing", "window", "warmup", "when", "action", "monitor", "timezone"};
+    static constexpr std::array<std::string_view, 10> kKeys{"scope",   "cap",     "rate", "spacing",
+                                                            "window",  "warmup",  "when", "action",
+                                                            "monitor", "timezone"};
     Limit& lim = set_.limits_[current_];
     Pending& p = pending_[current_];
     if (key == "scope") {
@@ -657,8 +706,9 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
                               " (use rate for a smoothed pace over other periods)");
             return;
         }
-        if (c.count == 0) warning(l.line, "cap: 0/" + std::string(periodWord(c.period)) +
-                                              " lets nothing through (a pause does that too: rampartctl pause)");
+        if (c.count == 0)
+            warning(l.line, "cap: 0/" + std::string(periodWord(c.period)) +
+                                " lets nothing through (a pause does that too: rampartctl pause)");
         lim.cap = c;
         return;
     }
@@ -670,7 +720,8 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
         if (words.size() >= 2 && words[words.size() - 2] == "burst") {
             auto b = util::parseUnsigned(words.back());
             if (!b || *b == 0) {
-                error(l.line, "rate: burst takes a whole number of at least 1, got " + quoted(words.back()));
+                error(l.line, "rate: burst takes a whole number of at least 1, got " +
+                                  quoted(words.back()));
                 return;
             }
             burst = *b;
@@ -751,7 +802,8 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
     }
     if (key == "warmup") {
         if (!validName(value)) {
-            error(l.line, "warmup: expected the name of a [warmup NAME] section, got " + quoted(value));
+            error(l.line,
+                  "warmup: expected the name of a [warmup NAME] section, got " + quoted(value));
             return;
         }
         p.warmupName = std::string(value);
@@ -775,7 +827,8 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
         } else if (value == "reject") {
             lim.action = Action::Reject;
         } else {
-            error(l.line, "action: expected defer_if_permit, defer or reject, got " + quoted(value));
+            error(l.line,
+                  "action: expected defer_if_permit, defer or reject, got " + quoted(value));
         }
         return;
     }
@@ -791,7 +844,8 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
     if (key == "timezone") {
         const date::time_zone* z = findZone(value);
         if (!z) {
-            error(l.line, "timezone: unknown time zone " + quoted(value) + " (an IANA name such as Europe/Berlin)");
+            error(l.line, "timezone: unknown time zone " + quoted(value) +
+                              " (an IANA name such as Europe/Berlin)");
             return;
         }
         lim.zone = z;
@@ -812,8 +866,10 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
         for (const auto& item : util::splitList(value, ", \t")) {
             auto n = util::parseUnsigned(item);
             if (!n) {
-                error(l.line, "days: expected whole numbers separated by commas (the cap on day 1, 2, ...), got " +
-                                  quoted(item));
+                error(l.line,
+                      "days: expected whole numbers separated by commas (the cap on day 1, 2, "
+                      "...), got " +
+                          quoted(item));
                 return;
             }
             if (*n == 0 && !wp.zeroInDays) {
@@ -824,7 +880,8 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             canon.push_back(std::to_string(*n));
         }
         if (table.empty()) {
-            error(l.line, "days: expected whole numbers separated by commas (the cap on day 1, 2, ...)");
+            error(l.line,
+                  "days: expected whole numbers separated by commas (the cap on day 1, 2, ...)");
             return;
         }
         if (ws.table.empty()) {  // `ramp` first: reported in finish()
@@ -841,7 +898,8 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
         std::string v(value);
         std::smatch m;
         const std::string expected =
-            " (expected \"START/day + P% per day up to MAX/day\" or \"START/day + N per day up to MAX/day\")";
+            " (expected \"START/day + P% per day up to MAX/day\" or \"START/day + N per day up to "
+            "MAX/day\")";
         if (!std::regex_match(v, m, re)) {
             error(l.line, "ramp: cannot read " + quoted(value) + expected);
             return;
@@ -855,7 +913,8 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             return;
         }
         if (*start == 0) {
-            error(l.line, "ramp: START must be at least 1/day (a day counts only if the scope sent)");
+            error(l.line,
+                  "ramp: START must be at least 1/day (a day counts only if the scope sent)");
             return;
         }
         if (*start > *max) {
@@ -875,18 +934,19 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
         std::vector<uint64_t> table;
         double factor = 1.0 + step / 100.0;
         for (size_t day = 1;; ++day) {
-            double x = percent ? static_cast<double>(*start) * std::pow(factor, static_cast<double>(day - 1))
+            double x = percent ? static_cast<double>(*start) *
+                                     std::pow(factor, static_cast<double>(day - 1))
                                : static_cast<double>(*start) + step * static_cast<double>(day - 1);
             // Rounded down (the conservative side); the epsilon keeps 20 * 1.15 at 23, not 22.
-            uint64_t n = x >= static_cast<double>(*max)
-                             ? *max
-                             : static_cast<uint64_t>(std::floor(x + 1e-9));
+            uint64_t n =
+                x >= static_cast<double>(*max) ? *max : static_cast<uint64_t>(std::floor(x + 1e-9));
             if (n > *max) n = *max;
             table.push_back(n);
             if (n >= *max) break;
             if (table.size() >= kMaxRampDays) {
-                error(l.line, "ramp: reaches " + std::to_string(*max) + "/day only after more than " +
-                                  std::to_string(kMaxRampDays) + " days");
+                error(l.line, "ramp: reaches " + std::to_string(*max) +
+                                  "/day only after more than " + std::to_string(kMaxRampDays) +
+                                  " days");
                 return;
             }
         }
@@ -894,7 +954,8 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             ws.table = std::move(table);
             std::string stepText = m[2].str();
             ws.definition = "ramp = " + std::to_string(*start) + "/day + " + stepText +
-                            (percent ? "%" : "") + " per day up to " + std::to_string(*max) + "/day";
+                            (percent ? "%" : "") + " per day up to " + std::to_string(*max) +
+                            "/day";
         }
         return;
     }
@@ -915,11 +976,11 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
 void LimitParser::exemptKey(const Line& l, const std::string& key, std::string_view value) {
     auto a = parseAttribute(key);
     if (!a) {
-        error(l.line, "unknown key " + quoted(key) + " in [exempt]" +
-                          [&] {
-                              std::string h = didYouMean(key, kAttributeNames);
-                              return h.empty() ? " (expected a scope name or sasl_username)" : h;
-                          }());
+        error(
+            l.line, "unknown key " + quoted(key) + " in [exempt]" + [&] {
+                std::string h = didYouMean(key, kAttributeNames);
+                return h.empty() ? " (expected a scope name or sasl_username)" : h;
+            }());
         return;
     }
     if (*a == Attribute::ClientAddress) {
@@ -929,7 +990,8 @@ void LimitParser::exemptKey(const Line& l, const std::string& key, std::string_v
             return;
         }
         std::vector<net::Cidr> all = set_.exempt_.networks.networks();
-        for (const auto& n : nets->networks()) all.push_back(n);
+        for (const auto& n : nets->networks())
+            all.push_back(n);
         set_.exempt_.networks = net::CidrList(std::move(all));
         return;
     }
@@ -942,7 +1004,8 @@ void LimitParser::providerDomainKey(const Line& l, const std::string& key, std::
     std::string domain = normalizeHost(key);
     std::string provider = util::toLower(value);
     if (!validDomainChars(domain)) {
-        error(l.line, "[provider-domains]: expected DOMAIN = PROVIDER, got a bad domain " + quoted(key));
+        error(l.line,
+              "[provider-domains]: expected DOMAIN = PROVIDER, got a bad domain " + quoted(key));
         return;
     }
     if (!validName(provider)) {
@@ -956,14 +1019,16 @@ void LimitParser::providerDomainKey(const Line& l, const std::string& key, std::
 void LimitParser::providerMxKey(const Line& l, const std::string& key, std::string_view value) {
     std::string provider = util::toLower(key);
     if (!validName(provider)) {
-        error(l.line, "[provider-mx]: expected PROVIDER = .suffix, .suffix, got a bad provider name " +
-                          quoted(key));
+        error(l.line,
+              "[provider-mx]: expected PROVIDER = .suffix, .suffix, got a bad provider name " +
+                  quoted(key));
         return;
     }
     std::vector<std::string> suffixes;
     for (const auto& s : util::splitList(value, ", \t")) {
         std::string n = normalizeHost(s);
-        while (!n.empty() && n.front() == '.') n.erase(0, 1);
+        while (!n.empty() && n.front() == '.')
+            n.erase(0, 1);
         if (!validDomainChars(n)) {
             error(l.line, "[provider-mx]: bad MX suffix " + quoted(s) + " (such as .google.com)");
             return;
@@ -974,11 +1039,15 @@ void LimitParser::providerMxKey(const Line& l, const std::string& key, std::stri
         error(l.line, "[provider-mx]: expected PROVIDER = .suffix, .suffix");
         return;
     }
-    // A configured provider replaces the built-in suffixes of that provider and comes first.
+    // A configured provider replaces the built-in suffixes of that provider; configured ones come
+    // first, in file order.
     auto& mx = set_.providerMx_;
-    mx.erase(std::remove_if(mx.begin(), mx.end(), [&](const auto& e) { return e.first == provider; }),
-             mx.end());
-    mx.insert(mx.begin(), {provider, std::move(suffixes)});
+    mx.erase(
+        std::remove_if(mx.begin(), mx.end(), [&](const auto& e) { return e.first == provider; }),
+        mx.end());
+    mx.insert(mx.begin() + static_cast<std::ptrdiff_t>(std::min(mxConfigured_, mx.size())),
+              {provider, std::move(suffixes)});
+    ++mxConfigured_;
 }
 
 util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view text) {
@@ -998,7 +1067,8 @@ util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view tex
     for (const auto& clause : clauses) {
         if (clause.empty()) return util::err("empty condition around \"and\"" + expected);
         size_t i = 0;
-        while (i < clause.size() && ((clause[i] >= 'a' && clause[i] <= 'z') || clause[i] == '_')) ++i;
+        while (i < clause.size() && ((clause[i] >= 'a' && clause[i] <= 'z') || clause[i] == '_'))
+            ++i;
         std::string attrName = clause.substr(0, i);
         auto attr = parseAttribute(attrName);
         if (attrName.empty()) return util::err("cannot read " + quoted(clause) + expected);
@@ -1011,7 +1081,8 @@ util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view tex
         Condition c;
         c.attribute = *attr;
         auto word = [&](std::string_view w) {
-            return rest.size() > w.size() && rest.substr(0, w.size()) == w && util::isSpace(rest[w.size()]);
+            return rest.size() > w.size() && rest.substr(0, w.size()) == w &&
+                   util::isSpace(rest[w.size()]);
         };
         if (rest.starts_with("!=")) {
             c.op = Condition::Op::NotEqual;
@@ -1030,7 +1101,8 @@ util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view tex
             rest.remove_prefix(2);
         } else if (word("not")) {
             rest = util::trim(rest.substr(3));
-            if (!word("in")) return util::err("expected \"not in\" in " + quoted(clause) + expected);
+            if (!word("in"))
+                return util::err("expected \"not in\" in " + quoted(clause) + expected);
             c.op = Condition::Op::NotIn;
             rest.remove_prefix(2);
         } else {
@@ -1050,7 +1122,8 @@ util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view tex
             if (!nets) return util::err("client_address: " + nets.error());
             c.networks = *nets;
         }
-        for (auto& v : values) c.values.push_back(util::toLower(v));
+        for (auto& v : values)
+            c.values.push_back(util::toLower(v));
         out.push_back(std::move(c));
     }
     return out;
@@ -1066,32 +1139,37 @@ util::Result<Window> LimitParser::parseWindow(std::string_view text,
     for (size_t pi = 0; pi < parts.size(); ++pi) {
         auto words = util::splitList(parts[pi], " \t");
         size_t ti = 0;
-        while (ti < words.size() && !isTimeRange(words[ti])) ++ti;
+        while (ti < words.size() && !isTimeRange(words[ti]))
+            ++ti;
         if (ti == words.size()) {
             return util::err("missing HH:MM-HH:MM in " + quoted(util::trim(parts[pi])) + expected);
         }
         if (ti == 0) {
-            return util::err("missing days before " + words[ti] +
-                             " (mon-fri, sat,sun, daily ...)" + expected);
+            return util::err("missing days before " + words[ti] + " (mon-fri, sat,sun, daily ...)" +
+                             expected);
         }
         std::string daysText;
-        for (size_t k = 0; k < ti; ++k) daysText += words[k];
+        for (size_t k = 0; k < ti; ++k)
+            daysText += words[k];
         auto days = parseDays(daysText);
         if (!days) return util::err(days.error());
         std::string_view range = words[ti];
         auto open = parseHm(range.substr(0, 5), false);
         auto close = parseHm(range.substr(6, 5), true);
         if (!open || !close) {
-            return util::err("bad time in " + quoted(range) + " (HH:MM-HH:MM, 24-hour, 00:00 to 24:00)");
+            return util::err("bad time in " + quoted(range) +
+                             " (HH:MM-HH:MM, 24-hour, 00:00 to 24:00)");
         }
         if (*open == *close || (*close == 1440 && *open == 0 && false)) {
-            return util::err("empty span " + std::string(range) + " (use 00:00-24:00 for a whole day)");
+            return util::err("empty span " + std::string(range) +
+                             " (use 00:00-24:00 for a whole day)");
         }
         WindowSpan span;
         span.days = *days;
         span.openMinute = static_cast<uint16_t>(*open);
         span.closeMinute = static_cast<uint16_t>(*close == 0 ? 1440 : *close);  // 22:00-00:00
-        if (span.closeMinute == span.openMinute) return util::err("empty span " + std::string(range));
+        if (span.closeMinute == span.openMinute)
+            return util::err("empty span " + std::string(range));
         w.spans.push_back(span);
         canon.push_back(formatDays(*days) + " " + formatHm(span.openMinute) + "-" +
                         formatHm(span.closeMinute));
@@ -1124,15 +1202,18 @@ void LimitParser::finish() {
             error(wp.line, "[warmup " + ws.name + "] needs days or ramp");
         }
         if (wp.zeroInDays && !ws.startDay) {
-            error(wp.zeroLine, "days: a day with 0 stalls the warmup (a day counts only if the scope "
-                               "sent); count calendar days with start = YYYY-MM-DD to pause on some days");
+            error(wp.zeroLine,
+                  "days: a day with 0 stalls the warmup (a day counts only if the scope "
+                  "sent); count calendar days with start = YYYY-MM-DD to pause on some days");
         }
     }
-    for (size_t i = 0; i < set_.limits_.size(); ++i) finishLimit(set_.limits_[i], pending_[i]);
+    for (size_t i = 0; i < set_.limits_.size(); ++i)
+        finishLimit(set_.limits_[i], pending_[i]);
     for (const auto& lim : set_.limits_) {
         if (lim.usesProvider) set_.needsProvider_ = true;
     }
-    if (!set_.exempt_.values[static_cast<size_t>(Attribute::Provider)].empty()) set_.needsProvider_ = true;
+    if (!set_.exempt_.values[static_cast<size_t>(Attribute::Provider)].empty())
+        set_.needsProvider_ = true;
 }
 
 void LimitParser::finishLimit(Limit& lim, Pending& p) {
@@ -1148,7 +1229,8 @@ void LimitParser::finishLimit(Limit& lim, Pending& p) {
         }
         if (lim.warmup < 0) {
             std::vector<std::string> names;
-            for (const auto& w : set_.warmups_) names.push_back(w.name);
+            for (const auto& w : set_.warmups_)
+                names.push_back(w.name);
             error(p.warmupLine, "warmup: no [warmup " + p.warmupName + "] section in this file" +
                                     didYouMean(p.warmupName, names));
         }
@@ -1158,9 +1240,11 @@ void LimitParser::finishLimit(Limit& lim, Pending& p) {
     }
     bool enforces = lim.cap || lim.rate || lim.spacing || lim.window || !p.warmupName.empty();
     if (!enforces) {
-        error(line, "[" + lim.name + "] enforces nothing (add cap, rate, spacing, window or warmup)");
+        error(line,
+              "[" + lim.name + "] enforces nothing (add cap, rate, spacing, window or warmup)");
     }
-    lim.usesProvider = std::find(lim.scopes.begin(), lim.scopes.end(), ScopeKind::Provider) != lim.scopes.end();
+    lim.usesProvider =
+        std::find(lim.scopes.begin(), lim.scopes.end(), ScopeKind::Provider) != lim.scopes.end();
     for (const auto& c : lim.when) {
         if (c.attribute == Attribute::Provider) lim.usesProvider = true;
     }
@@ -1178,8 +1262,9 @@ void LimitParser::finishLimit(Limit& lim, Pending& p) {
                            static_cast<double>(lim.rate->burst);
         if (lim.cap->messages == lim.rate->rate.messages &&
             static_cast<double>(lim.cap->count) >= std::floor(perPeriod)) {
-            warning(line, "[" + lim.name + "]: cap = " + lim.cap->str() + " can never be reached: rate = " +
-                              lim.rate->str() + " lets at most " +
+            warning(line, "[" + lim.name + "]: cap = " + lim.cap->str() +
+                              " can never be reached: rate = " + lim.rate->str() +
+                              " lets at most " +
                               std::to_string(static_cast<uint64_t>(std::floor(perPeriod))) +
                               " through per " + std::string(periodWord(lim.cap->period)));
         }
@@ -1264,7 +1349,8 @@ std::optional<std::string> LimitSet::providerForMx(const std::vector<std::string
             std::string h = normalizeHost(raw);
             bool hit = false;
             for (const auto& s : suffixes) {
-                if (h == s || (h.size() > s.size() && h.ends_with(s) && h[h.size() - s.size() - 1] == '.')) {
+                if (h == s ||
+                    (h.size() > s.size() && h.ends_with(s) && h[h.size() - s.size() - 1] == '.')) {
                     hit = true;
                     break;
                 }
@@ -1281,8 +1367,10 @@ std::optional<std::string> LimitSet::providerForMx(const std::vector<std::string
 
 std::string LimitSet::str() const {
     std::string out;
-    for (const auto& l : limits_) out += l.str(*this) + "\n";
-    for (const auto& w : warmups_) out += w.str() + "\n";
+    for (const auto& l : limits_)
+        out += l.str(*this) + "\n";
+    for (const auto& w : warmups_)
+        out += w.str() + "\n";
     if (!exempt_.empty()) {
         out += "[exempt]\n";
         for (size_t i = 0; i < kAttributes; ++i) {
@@ -1305,11 +1393,13 @@ std::string LimitSet::str() const {
                                                              providerDomains_.end());
     std::sort(domains.begin(), domains.end());
     out += "[provider-domains]\n";
-    for (const auto& [d, p] : domains) out += d + " = " + p + "\n";
+    for (const auto& [d, p] : domains)
+        out += d + " = " + p + "\n";
     out += "\n[provider-mx]\n";
     for (const auto& [p, suffixes] : providerMx_) {
         std::vector<std::string> dotted;
-        for (const auto& s : suffixes) dotted.push_back("." + s);
+        for (const auto& s : suffixes)
+            dotted.push_back("." + s);
         out += p + " = " + util::join(dotted, ", ") + "\n";
     }
     return out;

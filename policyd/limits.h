@@ -1,8 +1,8 @@
-// The limits file (policyd_limits, grammar in docs/limits.md) parsed into an immutable LimitSet: the
-// limits in file order, warmup schedules, exemptions and the provider tables. Everything decide()
-// needs per request is precomputed here (scope kinds, lower-cased condition values, emission
-// intervals, warmup tables, resolved time zones), so the hot path only compares and looks up.
-// Parsing never throws: every problem is a "file:line: message" in config::Diagnostics, and the
+// The limits file (policyd_limits, grammar in docs/limits.md) parsed into an immutable LimitSet:
+// the limits in file order, warmup schedules, exemptions and the provider tables. Everything
+// decide() needs per request is precomputed here (scope kinds, lower-cased condition values,
+// emission intervals, warmup tables, resolved time zones), so the hot path only compares and looks
+// up. Parsing never throws: every problem is a "file:line: message" in config::Diagnostics, and the
 // caller refuses a LimitSet whose Diagnostics has errors.
 #pragma once
 
@@ -58,7 +58,9 @@ std::string_view scopeName(ScopeKind k);
 std::string_view attributeName(Attribute a);
 std::optional<ScopeKind> parseScopeKind(std::string_view name);
 std::optional<Attribute> parseAttribute(std::string_view name);
-inline Attribute toAttribute(ScopeKind k) { return static_cast<Attribute>(k); }
+inline Attribute toAttribute(ScopeKind k) {
+    return static_cast<Attribute>(k);
+}
 
 // `ATTRIBUTE OPERATOR VALUE` of a `when` line. Values are lower-cased at parse time; requests are
 // lower-cased once per decision, so matching is case-insensitive.
@@ -68,8 +70,9 @@ struct Condition {
     Op op = Op::Equal;
     std::vector<std::string> values;  // Equal/NotEqual: one; In/NotIn: the list; Match: one pattern
     net::CidrList networks;           // client_address with =, !=, in, not in
-    bool matches(std::string_view value) const;  // value: lower-case; "" (absent) matches only != / not in / !~
-    std::string str() const;                     // canonical: "provider in google, microsoft"
+    bool matches(std::string_view value)
+        const;                // value: lower-case; "" (absent) matches only != / not in / !~
+    std::string str() const;  // canonical: "provider in google, microsoft"
 };
 
 enum class Action : uint8_t { DeferIfPermit, Defer, Reject };
@@ -81,13 +84,13 @@ enum class CalendarPeriod : uint8_t { Hour, Day, Week };
 struct Cap {
     uint64_t count = 0;
     CalendarPeriod period = CalendarPeriod::Day;
-    bool messages = false;  // `msgs`: a message counts once however many recipients it has
+    bool messages = false;    // `msgs`: a message counts once however many recipients it has
     std::string str() const;  // "40/day", "40 msgs/day"
 };
 
 struct RateSpec {
-    config::Rate rate;                // count per period (messages flag as in Cap)
-    uint64_t burst = 1;               // how many may go back to back
+    config::Rate rate;                     // count per period (messages flag as in Cap)
+    uint64_t burst = 1;                    // how many may go back to back
     std::chrono::nanoseconds emission{0};  // period / count: the GCRA emission interval
     std::string str() const;               // "8/h burst 2" ("burst 1" is not printed)
 };
@@ -101,7 +104,7 @@ struct Spacing {
 // One `DAYS HH:MM-HH:MM` rule. DAYS name the day a span opens on, so `fri 22:00-06:00` runs from
 // Friday 22:00 to Saturday 06:00.
 struct WindowSpan {
-    uint8_t days = 0;        // bit 0 = Monday .. bit 6 = Sunday
+    uint8_t days = 0;          // bit 0 = Monday .. bit 6 = Sunday
     uint16_t openMinute = 0;   // minutes after local midnight, 0..1439
     uint16_t closeMinute = 0;  // 1..1440; < openMinute when the span crosses midnight
 };
@@ -121,7 +124,8 @@ struct WarmupSchedule {
     // into this table at parse time (up to the day they reach their ceiling).
     std::vector<uint64_t> table;
     std::optional<int32_t> startDay;  // `start`: days since 1970-01-01 of warmup day 1
-    std::string definition;           // canonical: "days = 10, 12" or "ramp = 10/day + 15% per day up to 40/day"
+    std::string
+        definition;  // canonical: "days = 10, 12" or "ramp = 10/day + 15% per day up to 40/day"
     uint64_t capOnDay(uint32_t day) const;  // day >= 1
     std::string str() const;                // the whole section, canonical
 };
@@ -129,28 +133,30 @@ struct WarmupSchedule {
 struct Limit {
     std::string name;
     config::SourceLocation where;
-    std::vector<ScopeKind> scopes;    // the counting key is the combination, in this order
-    std::vector<Condition> when;      // all must match
+    std::vector<ScopeKind> scopes;  // the counting key is the combination, in this order
+    std::vector<Condition> when;    // all must match
     std::optional<Cap> cap;
     std::optional<RateSpec> rate;
     std::optional<Spacing> spacing;
     std::optional<Window> window;
-    int warmup = -1;                  // index into LimitSet::warmups(), -1: none
+    int warmup = -1;  // index into LimitSet::warmups(), -1: none
     Action action = Action::DeferIfPermit;
     bool monitor = false;
     const date::time_zone* zone = nullptr;  // calendar periods; never null after parsing
     bool explicitZone = false;
 
     // Derived at parse time.
-    bool usesProvider = false;        // scope or condition mentions provider
+    bool usesProvider = false;  // scope or condition mentions provider
     // The warmup counts in the cap's unit and, when the cap is per day, shares its counter;
     // otherwise it has a day counter of its own (recipients, or messages when the cap is in msgs).
     bool warmupSharesCapCounter = false;
     bool warmupMessages = false;
 
-    // "[cold-mailbox]\nscope = mailbox\ncap = 40/day\n...": keys in a fixed order, canonical values.
+    // "[cold-mailbox]\nscope = mailbox\ncap = 40/day\n...": keys in a fixed order, canonical
+    // values.
     std::string str(const LimitSet& set) const;
-    // One line for logs and status: "scope=mailbox cap=40/day rate=8/h burst 2 warmup=cold-mailbox".
+    // One line for logs and status: "scope=mailbox cap=40/day rate=8/h burst 2
+    // warmup=cold-mailbox".
     std::string summary(const LimitSet& set) const;
 };
 
@@ -162,7 +168,7 @@ struct Exemptions {
 };
 
 class LimitSet {
-public:
+  public:
     LimitSet();  // no limits; built-in provider tables; UTC
 
     // Reads and parses `path`; an unreadable file is one diagnostic naming it. defaultZone is
@@ -195,13 +201,14 @@ public:
     // The whole file in canonical form (parses back to an equal LimitSet).
     std::string str() const;
 
-private:
+  private:
     friend class LimitParser;
     std::vector<Limit> limits_;
     std::vector<WarmupSchedule> warmups_;
     Exemptions exempt_;
     std::unordered_map<std::string, std::string> providerDomains_;
-    std::vector<std::pair<std::string, std::vector<std::string>>> providerMx_;  // provider, suffixes
+    std::vector<std::pair<std::string, std::vector<std::string>>>
+        providerMx_;  // provider, suffixes
     const date::time_zone* defaultZone_ = nullptr;
     bool needsProvider_ = false;
 };

@@ -23,7 +23,8 @@ int64_t unixNanos(util::SystemTime t) {
 }
 
 util::SystemTime fromNanos(int64_t ns) {
-    return util::SystemTime(std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
+    return util::SystemTime(
+        std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
 }
 
 // ---- record encoding: little-endian fixed-width integers, u32-length-prefixed strings.
@@ -38,14 +39,16 @@ enum RecordType : uint8_t {
 };
 
 class Writer {
-public:
+  public:
     explicit Writer(std::string& out) : out_(out) {}
     void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
     void u32(uint32_t v) {
-        for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+        for (int i = 0; i < 4; ++i)
+            out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
     }
     void u64(uint64_t v) {
-        for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+        for (int i = 0; i < 8; ++i)
+            out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
     }
     void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
     void i32(int32_t v) { u32(static_cast<uint32_t>(v)); }
@@ -62,15 +65,16 @@ public:
     }
     void holdings(const std::vector<Holding>& hs) {
         u32(static_cast<uint32_t>(hs.size()));
-        for (const auto& h : hs) holding(h);
+        for (const auto& h : hs)
+            holding(h);
     }
 
-private:
+  private:
     std::string& out_;
 };
 
 class Reader {
-public:
+  public:
     explicit Reader(std::string_view in) : in_(in) {}
     bool ok() const { return ok_; }
     bool atEnd() const { return pos_ == in_.size(); }
@@ -81,13 +85,15 @@ public:
     uint32_t u32() {
         if (!need(4)) return 0;
         uint32_t v = 0;
-        for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(in_[pos_++])} << (8 * i);
+        for (int i = 0; i < 4; ++i)
+            v |= uint32_t{static_cast<uint8_t>(in_[pos_++])} << (8 * i);
         return v;
     }
     uint64_t u64() {
         if (!need(8)) return 0;
         uint64_t v = 0;
-        for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(in_[pos_++])} << (8 * i);
+        for (int i = 0; i < 8; ++i)
+            v |= uint64_t{static_cast<uint8_t>(in_[pos_++])} << (8 * i);
         return v;
     }
     int64_t i64() { return static_cast<int64_t>(u64()); }
@@ -117,11 +123,12 @@ public:
     }
     std::vector<Holding> holdings() {
         std::vector<Holding> hs(count(32));
-        for (auto& h : hs) h = holding();
+        for (auto& h : hs)
+            h = holding();
         return hs;
     }
 
-private:
+  private:
     bool need(size_t n) {
         if (!ok_ || in_.size() - pos_ < n) {
             ok_ = false;
@@ -200,7 +207,9 @@ void encodePauses(std::string& out, const std::vector<Pause>& pauses) {
 }
 
 // The limit name and the scope values of a state key.
-std::string_view keyLimit(std::string_view key) { return key.substr(0, key.find(kKeyLimitSep)); }
+std::string_view keyLimit(std::string_view key) {
+    return key.substr(0, key.find(kKeyLimitSep));
+}
 
 std::vector<std::string_view> keyValues(std::string_view key) {
     size_t sep = key.find(kKeyLimitSep);
@@ -210,7 +219,8 @@ std::vector<std::string_view> keyValues(std::string_view key) {
 
 // Does spec select the entry `key` of limit `lim`? Every value the spec names must be one of the
 // limit's scopes with that value.
-bool specSelects(const ScopeSpec& spec, const Limit& lim, const std::vector<std::string_view>& values) {
+bool specSelects(const ScopeSpec& spec, const Limit& lim,
+                 const std::vector<std::string_view>& values) {
     if (!spec.limit.empty() && spec.limit != lim.name) return false;
     for (const auto& [kind, value] : spec.values) {
         auto it = std::find(lim.scopes.begin(), lim.scopes.end(), kind);
@@ -234,11 +244,21 @@ std::string jsonString(std::string_view s) {
     std::string out = "\"";
     for (char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) {
                     char buf[8];
@@ -293,11 +313,13 @@ util::Result<ScopeSpec> ScopeSpec::parse(std::string_view text) {
     if (items.empty()) return util::err("missing scope" + expected);
     for (const auto& item : items) {
         size_t eq = item.find('=');
-        if (eq == std::string::npos) return util::err("cannot read \"" + util::printable(item) + "\"" + expected);
+        if (eq == std::string::npos)
+            return util::err("cannot read \"" + util::printable(item) + "\"" + expected);
         std::string name(util::trim(std::string_view(item).substr(0, eq)));
         std::string value = util::toLower(util::trim(std::string_view(item).substr(eq + 1)));
         if (value.empty()) return util::err("missing value after \"" + name + "=\"" + expected);
-        if (value.find(kKeyLimitSep) != std::string::npos || value.find(kKeyValueSep) != std::string::npos) {
+        if (value.find(kKeyLimitSep) != std::string::npos ||
+            value.find(kKeyValueSep) != std::string::npos) {
             return util::err("bad value \"" + util::printable(value) + "\"");
         }
         if (name == "limit") {
@@ -389,8 +411,10 @@ void State::apply(const Decision& d) {
         if (h.gcraCost > 0) e.tat = std::max(e.tat, nowNs) + h.gcraCost;
         markScope(h.key, e);
     };
-    for (const auto& h : d.mutations.recipient) reserve(h);
-    for (const auto& h : d.mutations.message) reserve(h);
+    for (const auto& h : d.mutations.recipient)
+        reserve(h);
+    for (const auto& h : d.mutations.message)
+        reserve(h);
     for (const auto& st : d.mutations.spacing) {
         ScopeEntry& e = entry(st.key);
         e.nextSend = nowNs + st.intervalNs + spacingJitter(st.key, e.sends, st.jitterNs);
@@ -400,8 +424,10 @@ void State::apply(const Decision& d) {
     if (d.mutations.recipient.empty() && d.mutations.message.empty()) return;
     if (d.instance.empty()) {
         // No transaction to commit later (a client that sends no instance): count it as sent.
-        for (const auto& h : d.mutations.recipient) commitHolding(h);
-        for (const auto& h : d.mutations.message) commitHolding(h);
+        for (const auto& h : d.mutations.recipient)
+            commitHolding(h);
+        for (const auto& h : d.mutations.message)
+            commitHolding(h);
         return;
     }
     auto it = reservations_.find(d.instance);
@@ -409,7 +435,8 @@ void State::apply(const Decision& d) {
     Reservation& r = it->second;
     r.recipients.push_back(RecipientHold{d.recipient, d.mutations.recipient});
     r.message.insert(r.message.end(), d.mutations.message.begin(), d.mutations.message.end());
-    r.expires = nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count();
+    r.expires =
+        nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count();
     markReservation(d.instance, r);
 }
 
@@ -452,7 +479,8 @@ void State::giveBack(const Holding& h, bool committed) {
 }
 
 CommitResult State::commit(std::string_view instance, std::string_view queueId,
-                           uint64_t recipientCount, std::string_view recipient, util::SystemTime now) {
+                           uint64_t recipientCount, std::string_view recipient,
+                           util::SystemTime now) {
     CommitResult result;
     auto it = reservations_.find(instance);
     if (it == reservations_.end()) return result;
@@ -478,7 +506,8 @@ CommitResult State::commit(std::string_view instance, std::string_view queueId,
                 }
             }
         }
-        for (size_t i = 0; !done && i < n && i < recipientCount; ++i) take[i] = true;
+        for (size_t i = 0; !done && i < n && i < recipientCount; ++i)
+            take[i] = true;
     }
 
     Commit* c = nullptr;
@@ -490,19 +519,25 @@ CommitResult State::commit(std::string_view instance, std::string_view queueId,
     for (size_t i = 0; i < n; ++i) {
         auto& rc = r.recipients[i];
         if (!take[i]) {
-            for (const auto& h : rc.holdings) giveBack(h, false);
+            for (const auto& h : rc.holdings)
+                giveBack(h, false);
             ++result.releasedRecipients;
             continue;
         }
-        for (const auto& h : rc.holdings) commitHolding(h);
+        for (const auto& h : rc.holdings)
+            commitHolding(h);
         ++result.committedRecipients;
-        if (c) c->recipients.push_back(CommittedRecipient{std::move(rc.recipient), std::move(rc.holdings), false});
+        if (c)
+            c->recipients.push_back(
+                CommittedRecipient{std::move(rc.recipient), std::move(rc.holdings), false});
     }
     if (result.committedRecipients > 0) {
-        for (const auto& h : r.message) commitHolding(h);
+        for (const auto& h : r.message)
+            commitHolding(h);
         if (c) c->message.insert(c->message.end(), r.message.begin(), r.message.end());
     } else {
-        for (const auto& h : r.message) giveBack(h, false);
+        for (const auto& h : r.message)
+            giveBack(h, false);
     }
     if (c) {
         if (c->recipients.empty() && c->message.empty()) {
@@ -518,9 +553,11 @@ bool State::release(std::string_view instance) {
     auto it = reservations_.find(instance);
     if (it == reservations_.end()) return false;
     for (const auto& rc : it->second.recipients) {
-        for (const auto& h : rc.holdings) giveBack(h, false);
+        for (const auto& h : rc.holdings)
+            giveBack(h, false);
     }
-    for (const auto& h : it->second.message) giveBack(h, false);
+    for (const auto& h : it->second.message)
+        giveBack(h, false);
     if (tracking_) changedReservations_.push_back(it->first);
     reservations_.erase(it);
     return true;
@@ -537,7 +574,8 @@ ExpireResult State::expire(util::SystemTime now) {
         if (release(instance)) ++result.releasedReservations;
     }
 
-    const int64_t refundWindow = std::chrono::duration_cast<nanoseconds>(options_.refundWindow).count();
+    const int64_t refundWindow =
+        std::chrono::duration_cast<nanoseconds>(options_.refundWindow).count();
     for (auto it = commits_.begin(); it != commits_.end();) {
         if (it->second.at + refundWindow <= nowNs) {
             if (tracking_) changedCommits_.push_back(it->first);
@@ -609,7 +647,8 @@ RefundResult State::refund(std::string_view queueId, const std::vector<std::stri
     if (recipients.empty()) {
         for (auto& rc : c.recipients) {
             if (rc.refunded) continue;
-            for (const auto& h : rc.holdings) giveBack(h, true);
+            for (const auto& h : rc.holdings)
+                giveBack(h, true);
             rc.refunded = true;
             ++result.recipients;
         }
@@ -623,7 +662,8 @@ RefundResult State::refund(std::string_view queueId, const std::vector<std::stri
                     already = true;
                     continue;
                 }
-                for (const auto& h : rc.holdings) giveBack(h, true);
+                for (const auto& h : rc.holdings)
+                    giveBack(h, true);
                 rc.refunded = true;
                 ++result.recipients;
                 found = true;
@@ -638,7 +678,8 @@ RefundResult State::refund(std::string_view queueId, const std::vector<std::stri
                                    [](const CommittedRecipient& rc) { return rc.refunded; });
     bool messageNow = false;
     if (allRefunded && !c.messageRefunded) {
-        for (const auto& h : c.message) giveBack(h, true);
+        for (const auto& h : c.message)
+            giveBack(h, true);
         c.messageRefunded = true;
         messageNow = true;
     }
@@ -648,14 +689,16 @@ RefundResult State::refund(std::string_view queueId, const std::vector<std::stri
         result.status = RefundResult::Status::Refunded;
         result.text = "refunded " + std::to_string(result.recipients) + " recipient" +
                       (result.recipients == 1 ? "" : "s") + " of " + qid;
-        if (!result.unknown.empty()) result.text += "; not in the message: " + util::join(result.unknown, ", ");
+        if (!result.unknown.empty())
+            result.text += "; not in the message: " + util::join(result.unknown, ", ");
     } else if (!result.unknown.empty() && !anyAlready) {
         result.status = RefundResult::Status::UnknownRecipient;
         result.text = qid + " has no recipient " + util::join(result.unknown, ", ");
     } else {
         result.status = RefundResult::Status::AlreadyRefunded;
         result.text = qid + " was already refunded";
-        if (!result.unknown.empty()) result.text += "; not in the message: " + util::join(result.unknown, ", ");
+        if (!result.unknown.empty())
+            result.text += "; not in the message: " + util::join(result.unknown, ", ");
     }
     return result;
 }
@@ -664,7 +707,8 @@ util::Result<bool> State::pause(const ScopeSpec& spec, std::string_view who, std
                                 util::SystemTime now) {
     if (spec.empty()) return util::err("a pause needs a scope, such as mailbox=bob@example.com");
     Pause p{spec, std::string(who), std::string(why), unixNanos(now)};
-    auto it = std::find_if(pauses_.begin(), pauses_.end(), [&](const Pause& o) { return o.spec == spec; });
+    auto it = std::find_if(pauses_.begin(), pauses_.end(),
+                           [&](const Pause& o) { return o.spec == spec; });
     bool replaced = it != pauses_.end();
     if (replaced) {
         *it = std::move(p);
@@ -690,8 +734,8 @@ bool State::pausesNeedProvider() const {
     return false;
 }
 
-size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay, const LimitSet& limits,
-                    util::SystemTime now) {
+size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay,
+                    const LimitSet& limits, util::SystemTime now) {
     size_t changed = 0;
     auto setWarmup = [&](const Limit& lim, ScopeEntry& e) {
         const WarmupSchedule* ws = limits.warmupOf(lim);
@@ -711,7 +755,8 @@ size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay, co
         if (!lim) continue;
         auto values = keyValues(key);
         if (!specSelects(spec, *lim, values)) continue;
-        for (auto& b : e.buckets) b.committed = 0;  // reservations in flight stay theirs
+        for (auto& b : e.buckets)
+            b.committed = 0;  // reservations in flight stay theirs
         e.tat = 0;
         e.nextSend = 0;
         setWarmup(*lim, e);
@@ -785,8 +830,9 @@ std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* fi
         }
         int64_t next = 0;
         if (lim->rate && e.tat > 0) {
-            int64_t allowedAt = std::max(e.tat, nowNs) + lim->rate->emission.count() -
-                                static_cast<int64_t>(lim->rate->burst) * lim->rate->emission.count();
+            int64_t allowedAt =
+                std::max(e.tat, nowNs) + lim->rate->emission.count() -
+                static_cast<int64_t>(lim->rate->burst) * lim->rate->emission.count();
             next = std::max(next, allowedAt);
         }
         if (lim->spacing) next = std::max(next, e.nextSend);
@@ -798,7 +844,8 @@ std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* fi
             if (!specSelects(valuesOnly, *lim, values)) continue;
             row.paused = true;
             row.pause = "by " + (p.who.empty() ? std::string("?") : p.who) + " at " +
-                        formatTime(fromNanos(p.since), lim->zone) + (p.why.empty() ? "" : ": " + p.why);
+                        formatTime(fromNanos(p.since), lim->zone) +
+                        (p.why.empty() ? "" : ": " + p.why);
             break;
         }
         size_t order = static_cast<size_t>(lim - limits.limits().data());
@@ -810,7 +857,8 @@ std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* fi
     });
     std::vector<StatusRow> out;
     out.reserve(rows.size());
-    for (auto& r : rows) out.push_back(std::move(r.second));
+    for (auto& r : rows)
+        out.push_back(std::move(r.second));
     return out;
 }
 
@@ -996,7 +1044,8 @@ util::Result<bool> State::applyRecord(std::string_view payload) {
             pauses_ = std::move(pauses);
             return true;
         }
-        default: return util::err("unknown record type " + std::to_string(type));
+        default:
+            return util::err("unknown record type " + std::to_string(type));
     }
     return util::err("malformed record of type " + std::to_string(type));
 }
@@ -1026,12 +1075,14 @@ std::string statusJson(const std::vector<StatusRow>& rows, const std::vector<Pau
         if (i > 0) out += ",";
         out += "{\"limit\":" + jsonString(r.limit) + ",\"scope\":" + jsonString(r.scope) +
                ",\"period\":" + (r.period.empty() ? "null" : jsonString(r.period)) +
-               ",\"count\":" + std::to_string(r.count) + ",\"reserved\":" + std::to_string(r.reserved) +
-               ",\"cap\":" + num(r.cap) + ",\"today\":" + num(r.today) + ",\"warmup_day\":" +
-               num(r.warmupDay) + ",\"warmup_cap\":" + num(r.warmupCap) + ",\"next_reset\":" +
-               time(r.nextReset) + ",\"next_reset_local\":" +
+               ",\"count\":" + std::to_string(r.count) +
+               ",\"reserved\":" + std::to_string(r.reserved) + ",\"cap\":" + num(r.cap) +
+               ",\"today\":" + num(r.today) + ",\"warmup_day\":" + num(r.warmupDay) +
+               ",\"warmup_cap\":" + num(r.warmupCap) + ",\"next_reset\":" + time(r.nextReset) +
+               ",\"next_reset_local\":" +
                (r.nextResetText.empty() ? "null" : jsonString(r.nextResetText)) +
-               ",\"next_send\":" + time(r.nextSend) + ",\"paused\":" + (r.paused ? "true" : "false") +
+               ",\"next_send\":" + time(r.nextSend) +
+               ",\"paused\":" + (r.paused ? "true" : "false") +
                ",\"pause\":" + (r.pause.empty() ? "null" : jsonString(r.pause)) + "}";
     }
     out += "],\"pauses\":[";

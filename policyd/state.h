@@ -40,9 +40,9 @@ struct Holding {
     std::string key;
     int64_t capPeriod = kNoPeriod;  // start (unix seconds) of the cap's calendar period counted in
     int64_t dayPeriod = kNoPeriod;  // start of the day counted in the warmup's own day counter
-    int32_t warmupDay = kNoDay;     // local day (days since 1970-01-01 in the limit's zone) of a send
-                                    // that advances the warmup when committed
-    int64_t gcraCost = 0;           // nanoseconds added to the rate's TAT
+    int32_t warmupDay = kNoDay;  // local day (days since 1970-01-01 in the limit's zone) of a send
+                                 // that advances the warmup when committed
+    int64_t gcraCost = 0;        // nanoseconds added to the rate's TAT
     bool operator==(const Holding&) const = default;
 };
 
@@ -79,12 +79,13 @@ struct WarmupProgress {
 };
 
 struct ScopeEntry {
-    std::vector<Bucket> buckets;  // a few: the current periods, older ones while reservations hold them
-    int64_t tat = 0;              // GCRA theoretical arrival time, ns since the epoch; 0: idle
-    int64_t nextSend = 0;         // spacing: earliest next send, ns since the epoch; 0: none
-    uint64_t sends = 0;           // spacing sequence number: seeds the deterministic jitter
+    std::vector<Bucket>
+        buckets;           // a few: the current periods, older ones while reservations hold them
+    int64_t tat = 0;       // GCRA theoretical arrival time, ns since the epoch; 0: idle
+    int64_t nextSend = 0;  // spacing: earliest next send, ns since the epoch; 0: none
+    uint64_t sends = 0;    // spacing sequence number: seeds the deterministic jitter
     WarmupProgress warmup;
-    bool dirty = false;           // changed since the last takeChanges()
+    bool dirty = false;  // changed since the last takeChanges()
     const Bucket* bucket(uint8_t counter, int64_t start) const;
     uint64_t count(uint8_t counter, int64_t start) const;  // committed + reserved
     bool operator==(const ScopeEntry& o) const {
@@ -167,9 +168,9 @@ struct CommitResult {
 struct RefundResult {
     enum class Status { Refunded, AlreadyRefunded, UnknownQueueId, UnknownRecipient };
     Status status = Status::UnknownQueueId;
-    size_t recipients = 0;               // recipients given back by this call
-    std::vector<std::string> unknown;    // named recipients the message did not have
-    std::string text;                    // for the log and the reply: "refunded 2 recipients of 4F3A2B1C"
+    size_t recipients = 0;             // recipients given back by this call
+    std::vector<std::string> unknown;  // named recipients the message did not have
+    std::string text;  // for the log and the reply: "refunded 2 recipients of 4F3A2B1C"
 };
 
 struct ExpireResult {
@@ -181,23 +182,25 @@ struct ExpireResult {
 // One row of `rampartctl status`: a (limit, scope) the state knows.
 struct StatusRow {
     std::string limit;
-    std::string scope;           // ScopeSpec form ("mailbox=bob@acme-mail.com"): paste into pause/reset
-    std::string period;          // of count/cap: "h", "day", "week"; "" when the limit has no cap
-    uint64_t count = 0;          // committed + reserved in the current period
-    uint64_t reserved = 0;       // of which reserved (transactions in flight)
-    std::optional<uint64_t> cap;      // the limit's cap for the period ...
-    std::optional<uint64_t> today;    // warmup: today's count (day counter)
+    std::string scope;      // ScopeSpec form ("mailbox=bob@acme-mail.com"): paste into pause/reset
+    std::string period;     // of count/cap: "h", "day", "week"; "" when the limit has no cap
+    uint64_t count = 0;     // committed + reserved in the current period
+    uint64_t reserved = 0;  // of which reserved (transactions in flight)
+    std::optional<uint64_t> cap;    // the limit's cap for the period ...
+    std::optional<uint64_t> today;  // warmup: today's count (day counter)
     std::optional<uint32_t> warmupDay;
     std::optional<uint64_t> warmupCap;  // ... and today's warmup cap; the tighter one binds
-    std::optional<util::SystemTime> nextReset;  // start of the next calendar period (cap or warmup day)
-    std::string nextResetText;                  // in the limit's zone: "2026-11-23 00:00 CET"
-    std::optional<util::SystemTime> nextSend;   // rate/spacing: earliest next send, when in the future
+    std::optional<util::SystemTime>
+        nextReset;              // start of the next calendar period (cap or warmup day)
+    std::string nextResetText;  // in the limit's zone: "2026-11-23 00:00 CET"
+    std::optional<util::SystemTime>
+        nextSend;  // rate/spacing: earliest next send, when in the future
     bool paused = false;
     std::string pause;  // "by alice at 2026-11-22 10:00 UTC: blocked at gmail"
 };
 
 class State {
-public:
+  public:
     explicit State(StateOptions options = {});
 
     const StateOptions& options() const { return options_; }
@@ -210,8 +213,8 @@ public:
     // recipients were accepted than reserved: with recipientCount == 1 and `recipient` given, that
     // recipient's reservation is committed; otherwise the first recipientCount in RCPT order. The
     // rest is released. `msgs` holdings are committed when any recipient is.
-    CommitResult commit(std::string_view instance, std::string_view queueId, uint64_t recipientCount,
-                        std::string_view recipient, util::SystemTime now);
+    CommitResult commit(std::string_view instance, std::string_view queueId,
+                        uint64_t recipientCount, std::string_view recipient, util::SystemTime now);
     // A transaction ended without END-OF-MESSAGE: give its reservations back. False: none held.
     bool release(std::string_view instance);
     // Releases reservations past their expiry; prunes finished periods, idle rates, commits older
@@ -263,7 +266,7 @@ public:
     util::Result<bool> applyRecord(std::string_view payload);
     void clear();
 
-private:
+  private:
     ScopeEntry& entry(std::string_view key);
     Bucket& bucket(ScopeEntry& e, uint8_t counter, int64_t start);
     void markScope(std::string_view key, ScopeEntry& e);
