@@ -1,9 +1,12 @@
 // rampartctl check-config and config ...: validation and the documents generated from the registry.
+#include <sys/stat.h>
+
 #include <iostream>
 
 #include "config/docs.h"
 #include "ctl/ctl.h"
 #include "milter/runtime.h"
+#include "policyd/server.h"
 
 namespace rampart::ctl {
 
@@ -20,6 +23,17 @@ int cmdCheckConfig(Context& ctx, const Args& args) {
         milter::BuildOptions opts;
         auto rt = milter::buildRuntime(cfg, opts, diags);
         if (rt) summary = "rampart-milter: " + rt->summary;
+        // rampart-policyd is checked when it is configured: policyd_limits set, or the default file there.
+        struct stat st{};
+        bool policydConfigured = !cfg->isDefault("policyd_limits") || ::stat(cfg->str("policyd_limits").c_str(), &st) == 0;
+        auto prt = policydConfigured ? policyd::buildRuntime(cfg, diags) : nullptr;
+        if (!policydConfigured) {
+            summary += "\n  rampart-policyd: not configured (no " + cfg->str("policyd_limits") + ")";
+        } else if (prt) {
+            summary += "\n  rampart-policyd: " + std::to_string(prt->limits->limits().size()) + " limits, " +
+                       std::to_string(prt->limits->warmups().size()) + " warmup schedules from " +
+                       cfg->str("policyd_limits");
+        }
     }
     for (const auto& d : diags.all()) std::cerr << d.str() << "\n";
     if (diags.hasErrors()) {

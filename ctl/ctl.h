@@ -26,6 +26,7 @@ using Args = std::vector<std::string>;
 int cmdCheckConfig(Context& ctx, const Args& args);
 int cmdConfig(Context& ctx, const Args& args);
 int cmdDkim(Context& ctx, const Args& args);
+int cmdPolicyd(Context& ctx, const std::string& verb, Args args);  // status, pause, resume, reset
 
 // Small option helpers: find "--name VALUE" / "--flag" in args (removing them).
 bool takeFlag(Args& args, const std::string& flag);

@@ -65,6 +65,11 @@ constexpr const char* kUsage =
     "                               write a new private key (mode 0600) and print the DNS record\n"
     "  dkim record KEYFILE          print the DNS TXT record for an existing private key\n"
     "  dkim check [--json]          compare every selector of the key table with DNS\n"
+    "  status [SCOPE] [--json]      rampart-policyd: counts, caps, warmup day and next reset per limit and scope\n"
+    "  pause SCOPE [--reason TEXT]  defer everything matching SCOPE until resumed (a kill switch)\n"
+    "  resume SCOPE\n"
+    "  reset SCOPE [--warmup-day N] [--reason TEXT]   clear counts (and move the warmup to day N)\n"
+    "     SCOPE: KIND=VALUE[,KIND=VALUE...], e.g. mailbox=bob@acme-mail.com, sender_domain=acme-mail.com,provider=google\n"
     "\n"
     "  -c FILE   configuration file (default " RAMPART_DEFAULT_CONFIG ")\n";
 
@@ -106,6 +111,7 @@ int main(int argc, char** argv) {
         if (cmd == "check-config") return ctl::cmdCheckConfig(ctx, args);
         if (cmd == "config") return ctl::cmdConfig(ctx, args);
         if (cmd == "dkim") return ctl::cmdDkim(ctx, args);
+        if (cmd == "status" || cmd == "pause" || cmd == "resume" || cmd == "reset") return ctl::cmdPolicyd(ctx, cmd, args);
     } catch (const std::exception& e) {
         std::cerr << "rampartctl: " << e.what() << "\n";
         return 1;
