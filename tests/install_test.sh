@@ -8,7 +8,8 @@ trap 'rm -rf "$DEST"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 DESTDIR=$DEST cmake --install "$BUILD" --prefix /usr/local >/dev/null
-for f in usr/local/sbin/rampart-milter usr/local/sbin/rampartctl \
+for f in usr/local/sbin/rampart-milter usr/local/sbin/rampart-policyd usr/local/sbin/rampartctl \
+         usr/local/share/man/man8/rampart-policyd.8 \
          usr/local/share/man/man8/rampart-milter.8 usr/local/share/man/man8/rampartctl.8 \
          usr/local/share/man/man5/rampart.conf.5 usr/local/share/rampart/examples/rampart.conf \
          usr/local/share/rampart/contrib/postfix/main.cf.milter usr/local/share/rampart/contrib/systemd/rampart-milter.service \
