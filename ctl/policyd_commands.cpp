@@ -4,6 +4,7 @@
 // journal directory (policyd_store) directly. Every change records who (the invoking user) and why.
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "policyd/journal.h"
 #include "policyd/limits.h"
 #include "policyd/state.h"
+#include "util/process.h"
 #include "util/strings.h"
 
 namespace rampart::ctl {
@@ -193,6 +195,16 @@ int cmdPolicyd(Context& ctx, const std::string& verb, Args args) {
         }
         std::cerr << "(rampart-policyd is not running; state read from " << dir << ")\n";
         return printRows(rows, state.pauses());
+    }
+    // Write as the directory's owner (rampart_user), so the daemon can read what we write.
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) == 0 && geteuid() == 0 && st.st_uid != 0) {
+        passwd* pw = getpwuid(st.st_uid);
+        util::Account owner{pw ? pw->pw_name : std::to_string(st.st_uid), st.st_uid, st.st_gid};
+        if (auto r = util::dropPrivileges(owner); !r) {
+            std::cerr << "rampartctl: " << r.error() << "\n";
+            return 1;
+        }
     }
     policyd::State state(policyd::StateOptions{});
     auto journal = policyd::Journal::open(dir, state);

@@ -2,6 +2,7 @@
 // ${readsocket}). Start-up and signals only: parse arguments, load and check the configuration and
 // the limits file, bind the sockets as root, drop privileges, open the state journal, serve.
 // SIGHUP reloads the configuration and limits; SIGUSR1 logs counters; SIGTERM stops cleanly.
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,6 +42,13 @@ std::string storeDirectory(const config::Config& cfg) { return cfg.table("policy
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Until the event loop's signal_set takes them, a SIGTERM or SIGHUP during start-up stays pending
+    // instead of killing the daemon half-way.
+    sigset_t startup;
+    sigemptyset(&startup);
+    for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&startup, s);
+    pthread_sigmask(SIG_BLOCK, &startup, nullptr);
+    signal(SIGPIPE, SIG_IGN);
     po::options_description opts("rampart-policyd options");
     opts.add_options()
         ("help,h", "show this help")
@@ -215,6 +223,7 @@ int main(int argc, char** argv) {
             });
         };
         waitSignal();
+        pthread_sigmask(SIG_UNBLOCK, &startup, nullptr);  // the signal_set handles them from here
         std::string listening;
         for (const auto& a : cfg->listens("policyd_listen")) listening += (listening.empty() ? "" : ", ") + a.toString();
         log::info("listening on " + listening + " as " + account->name + "; " + std::to_string(rt->limits->limits().size()) +

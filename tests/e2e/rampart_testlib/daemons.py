@@ -44,6 +44,8 @@ class Daemon:
         self.proc = None
 
     def start(self, wait_unix=None, wait_port=None, timeout=30):
+        if wait_unix and os.path.exists(wait_unix):
+            os.unlink(wait_unix)  # left by a killed predecessor: wait for the new one
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([env.binary(self.program), "-c", self.config_path, "--foreground", *self.args],
                                      stdout=logf, stderr=subprocess.STDOUT)
