@@ -54,6 +54,26 @@ if [ -n "$missing" ]; then
     }
 fi
 
+# Exim, for the Exim integration test only: Debian's exim4 packages conflict with postfix, so they are
+# downloaded and unpacked into a private prefix, never installed. Exim's binary insists on running as
+# the Debian-exim account, which is created (without a home or a shell) if missing.
+EXIM_PREFIX=${RAMPART_EXIM_PREFIX:-/var/cache/rampart-test/exim}
+if [ ! -x "$EXIM_PREFIX/usr/sbin/exim4" ]; then
+    dl=$(mktemp -d)
+    chmod 755 "$dl"; chown _apt "$dl" 2>/dev/null || true
+    (cd "$dl" && $SUDO apt-get download -q exim4-daemon-light exim4-base exim4-config libidn12 >/dev/null 2>&1) || {
+        $SUDO apt-get update -q >/dev/null 2>&1
+        (cd "$dl" && $SUDO apt-get download -q exim4-daemon-light exim4-base exim4-config libidn12 >/dev/null) ||
+            { echo "setup: cannot download Debian's exim4 packages (for the Exim test)" >&2; exit 1; }
+    }
+    $SUDO mkdir -p "$EXIM_PREFIX"
+    for f in "$dl"/*.deb; do $SUDO dpkg -x "$f" "$EXIM_PREFIX"; done
+    rm -rf "$dl"
+    echo "setup: unpacked Debian's exim4 into $EXIM_PREFIX (not installed)"
+fi
+getent passwd Debian-exim >/dev/null || $SUDO useradd --system --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin --user-group Debian-exim
+
 # The account rampart-milter and rampart-policyd switch to after opening their sockets.
 if ! getent passwd rampart >/dev/null; then
     $SUDO useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin rampart
