@@ -960,14 +960,28 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
         return;
     }
     if (key == "start") {
-        std::istringstream in{std::string(value)};
-        date::sys_days d;
-        in >> date::parse("%Y-%m-%d", d);
-        if (in.fail() || in.peek() != std::char_traits<char>::eof() || value.size() != 10) {
+        // YYYY-MM-DD by hand: date::parse trips g++ 12's -Wmaybe-uninitialized inside date.h.
+        auto digits = [&](size_t from, size_t n) -> std::optional<unsigned> {
+            unsigned v = 0;
+            for (size_t i = from; i < from + n; ++i) {
+                if (value[i] < '0' || value[i] > '9') return std::nullopt;
+                v = v * 10 + static_cast<unsigned>(value[i] - '0');
+            }
+            return v;
+        };
+        std::optional<unsigned> y, mo, dd;
+        if (value.size() == 10 && value[4] == '-' && value[7] == '-') {
+            y = digits(0, 4);
+            mo = digits(5, 2);
+            dd = digits(8, 2);
+        }
+        date::year_month_day ymd{date::year{static_cast<int>(y.value_or(0))}, date::month{mo.value_or(0)},
+                                 date::day{dd.value_or(0)}};
+        if (!y || !mo || !dd || !ymd.ok()) {
             error(l.line, "start: expected a date YYYY-MM-DD, got " + quoted(value));
             return;
         }
-        ws.startDay = static_cast<int32_t>(d.time_since_epoch().count());
+        ws.startDay = static_cast<int32_t>(date::sys_days(ymd).time_since_epoch().count());
         return;
     }
     error(l.line, "unknown key " + quoted(key) + " in " + sectionTitle_ + didYouMean(key, kKeys));
