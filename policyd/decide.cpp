@@ -164,12 +164,20 @@ int64_t nextOpening(const Window& w, int64_t nowSec) {
     return std::max(sys, nowSec + 1);
 }
 
-struct Pending {
-    Refusal refusal;
-    size_t order = 0;
+// A refusal found while evaluating; its text is only written for the refusals that are reported
+// (the binding one, monitor-only ones), because formatting times is the slow part.
+struct Candidate {
+    Reason reason = Reason::Cap;
+    const Limit* limit = nullptr;  // null: a pause that names no limit
+    const Pause* pause = nullptr;
+    std::optional<util::SystemTime> retryAt;
+    Action action = Action::DeferIfPermit;
+    bool monitor = false;
+    uint32_t warmupDay = 0;
+    uint64_t warmupCap = 0;
 };
 
-std::string actionPrefix(Action a) {
+std::string_view actionPrefix(Action a) {
     switch (a) {
         case Action::DeferIfPermit:
             return "DEFER_IF_PERMIT 4.7.1 rampart: ";
@@ -181,9 +189,53 @@ std::string actionPrefix(Action a) {
     return "DEFER_IF_PERMIT 4.7.1 rampart: ";
 }
 
-void finishText(Refusal& r, const date::time_zone* zone) {
-    if (r.retryAt && r.action != Action::Reject)
+Refusal describe(const Candidate& c, const RequestValues& values) {
+    Refusal r;
+    r.reason = c.reason;
+    r.retryAt = c.retryAt;
+    r.action = c.action;
+    r.monitor = c.monitor;
+    if (!c.limit) {
+        r.scope = scopeText(c.pause->spec.values);
+        r.text = r.scope + " paused by admin" + (c.pause->why.empty() ? "" : ": " + c.pause->why);
+        return r;
+    }
+    const Limit& lim = *c.limit;
+    r.limit = lim.name;
+    std::vector<std::pair<ScopeKind, std::string>> pairs;
+    for (auto k : lim.scopes)
+        pairs.emplace_back(k, values[toAttribute(k)]);
+    r.scope = scopeText(pairs);
+    const std::string tail = " (limit " + lim.name + ")";
+    const date::time_zone* zone = lim.zone;
+    switch (c.reason) {
+        case Reason::Pause:
+            r.text = r.scope + " paused by admin" +
+                     (c.pause->why.empty() ? "" : ": " + c.pause->why) + tail;
+            break;
+        case Reason::Cap:
+            r.text = r.scope + " reached cap " + lim.cap->str() + tail;
+            break;
+        case Reason::WarmupCap:
+            r.text = r.scope + " reached warmup cap " + std::to_string(c.warmupCap) +
+                     (lim.warmupMessages ? " msgs" : "") + "/day (day " +
+                     std::to_string(c.warmupDay) + ", limit " + lim.name + ")";
+            break;
+        case Reason::Rate:
+            r.text = r.scope + " paced at " + lim.rate->str() + tail;
+            break;
+        case Reason::Spacing:
+            r.text = r.scope + " keeps " + lim.spacing->str() + " between sends" + tail;
+            break;
+        case Reason::Window:
+            r.text = r.scope + " is outside sending window " + lim.window->str() + tail;
+            zone = lim.window->zone;
+            break;
+    }
+    if (r.retryAt && r.action != Action::Reject) {
         r.text += "; retry after " + formatTime(*r.retryAt, zone);
+    }
+    return r;
 }
 
 // Later retry binds; none (a pause) is latest of all.
@@ -244,9 +296,9 @@ int64_t spacingJitter(std::string_view key, uint64_t sequence, int64_t jitterNs)
     return static_cast<int64_t>(x % span) - jitterNs;
 }
 
-int64_t periodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now) {
-    int64_t s = unixSeconds(now);
-    ZoneNow z = zoneNow(zone, s);
+namespace {
+
+int64_t periodStartAt(CalendarPeriod p, const date::time_zone* zone, const ZoneNow& z) {
     switch (p) {
         case CalendarPeriod::Hour:
             return std::max(floorDiv(z.local, 3600) * 3600 - z.offset, z.begin);
@@ -257,12 +309,10 @@ int64_t periodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemT
             return boundaryToSys(zone, z, (days - weekdayOf(days)) * kDay);
         }
     }
-    return s;
+    return z.local - z.offset;
 }
 
-int64_t nextPeriodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now) {
-    int64_t s = unixSeconds(now);
-    ZoneNow z = zoneNow(zone, s);
+int64_t nextPeriodStartAt(CalendarPeriod p, const date::time_zone* zone, const ZoneNow& z) {
     switch (p) {
         case CalendarPeriod::Hour:
             return std::min(floorDiv(z.local, 3600) * 3600 + 3600 - z.offset, z.end);
@@ -273,7 +323,39 @@ int64_t nextPeriodStart(CalendarPeriod p, const date::time_zone* zone, util::Sys
             return boundaryToSys(zone, z, (days - weekdayOf(days) + 7) * kDay);
         }
     }
-    return s;
+    return z.local - z.offset;
+}
+
+// The zone offsets decide() needs, looked up once per zone per request (limits share a few zones).
+class ZoneCache {
+  public:
+    explicit ZoneCache(int64_t nowSec) : now_(nowSec) {}
+    const ZoneNow& operator()(const date::time_zone* zone) {
+        for (size_t i = 0; i < used_; ++i) {
+            if (zones_[i] == zone) return values_[i];
+        }
+        size_t slot = used_ < kSlots ? used_++ : 0;
+        zones_[slot] = zone;
+        values_[slot] = zoneNow(zone, now_);
+        return values_[slot];
+    }
+
+  private:
+    static constexpr size_t kSlots = 4;
+    int64_t now_;
+    size_t used_ = 0;
+    std::array<const date::time_zone*, kSlots> zones_{};
+    std::array<ZoneNow, kSlots> values_{};
+};
+
+}  // namespace
+
+int64_t periodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now) {
+    return periodStartAt(p, zone, zoneNow(zone, unixSeconds(now)));
+}
+
+int64_t nextPeriodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now) {
+    return nextPeriodStartAt(p, zone, zoneNow(zone, unixSeconds(now)));
 }
 
 int32_t localDay(const date::time_zone* zone, util::SystemTime now) {
@@ -308,7 +390,7 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
             return d;
         }
     }
-    if (!values[Attribute::ClientAddress].empty() &&
+    if (!ex.networks.networks().empty() && !values[Attribute::ClientAddress].empty() &&
         ex.networks.contains(values[Attribute::ClientAddress])) {
         d.verdict = Verdict::Exempt;
         return d;
@@ -318,22 +400,20 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
     const int64_t nowSec = unixSeconds(now);
     const Reservation* res = req.instance.empty() ? nullptr : state.reservation(req.instance);
 
-    std::vector<Pending> refusals;
-    auto refuse = [&](Refusal r) { refusals.push_back({std::move(r), refusals.size()}); };
+    std::vector<Candidate> refusals;
+    ZoneCache zones(nowSec);
 
     // Pauses that name no limit stop the request whatever limits apply.
     for (const auto& p : state.pauses()) {
         if (!p.spec.limit.empty() || !specMatches(p.spec, values)) continue;
-        Refusal r;
-        r.reason = Reason::Pause;
-        r.scope = scopeText(p.spec.values);
-        r.monitor = monitorOnly;
-        r.text = r.scope + " paused by admin" + (p.why.empty() ? "" : ": " + p.why);
-        refuse(std::move(r));
+        Candidate c;
+        c.reason = Reason::Pause;
+        c.pause = &p;
+        c.monitor = monitorOnly;
+        refusals.push_back(c);
     }
 
     std::string key;
-    std::vector<std::pair<ScopeKind, std::string>> scopePairs;
     for (const Limit& lim : limits.limits()) {
         bool applies = true;
         for (const auto& c : lim.when) {
@@ -357,30 +437,23 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
         if (!applies) continue;
         ++d.limitsApplied;
         const bool monitor = monitorOnly || lim.monitor;
-        auto scope = [&] {
-            scopePairs.clear();
-            for (auto k : lim.scopes)
-                scopePairs.emplace_back(k, values[toAttribute(k)]);
-            return scopeText(scopePairs);
-        };
-        auto makeRefusal = [&](Reason reason) {
-            Refusal r;
-            r.reason = reason;
-            r.limit = lim.name;
-            r.scope = scope();
-            r.action = lim.action;
-            r.monitor = monitor;
-            return r;
+        auto refuse = [&](Reason reason, std::optional<util::SystemTime> retryAt) -> Candidate& {
+            Candidate c;
+            c.reason = reason;
+            c.limit = &lim;
+            c.retryAt = retryAt;
+            c.action = lim.action;
+            c.monitor = monitor;
+            refusals.push_back(c);
+            return refusals.back();
         };
         size_t before = refusals.size();
 
         for (const auto& p : state.pauses()) {
             if (p.spec.limit != lim.name || !specMatches(p.spec, values)) continue;
-            Refusal r = makeRefusal(Reason::Pause);
-            r.action = Action::DeferIfPermit;
-            r.text = r.scope + " paused by admin" + (p.why.empty() ? "" : ": " + p.why) +
-                     " (limit " + lim.name + ")";
-            refuse(std::move(r));
+            Candidate& c = refuse(Reason::Pause, std::nullopt);
+            c.pause = &p;
+            c.action = Action::DeferIfPermit;  // a pause is temporary, whatever the limit's action
         }
 
         const ScopeEntry* e = state.find(key);
@@ -388,20 +461,15 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
         bool messageCounted = false;  // this instance already holds the limit's `msgs` counts
         if (res) {
             for (const auto& h : res->message) {
-                if (h.key == key) {
+                if (h.key() == key) {
                     messageCounted = true;
                     break;
                 }
             }
         }
 
-        if (lim.window && !insideWindow(*lim.window, zoneNow(lim.window->zone, nowSec).local)) {
-            Refusal r = makeRefusal(Reason::Window);
-            r.retryAt = fromSeconds(nextOpening(*lim.window, nowSec));
-            r.text = r.scope + " is outside sending window " + lim.window->str() + " (limit " +
-                     lim.name + ")";
-            finishText(r, lim.window->zone);
-            refuse(std::move(r));
+        if (lim.window && !insideWindow(*lim.window, zones(lim.window->zone).local)) {
+            refuse(Reason::Window, fromSeconds(nextOpening(*lim.window, nowSec)));
         }
 
         const WarmupSchedule* ws = limits.warmupOf(lim);
@@ -409,19 +477,14 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
         uint32_t warmupDay = 0;
         uint64_t warmupCap = 0;
         if (ws) {
-            today = localDay(lim.zone, now);
+            today = static_cast<int32_t>(floorDiv(zones(lim.zone).local, kDay));
             warmupDay = warmupDayOf(*ws, e ? e->warmup : WarmupProgress{}, today);
             warmupCap = ws->capOnDay(warmupDay);
         }
-        auto warmupText = [&](Refusal& r) {
-            r.text = r.scope + " reached warmup cap " + std::to_string(warmupCap) +
-                     (lim.warmupMessages ? " msgs" : "") + "/day (day " +
-                     std::to_string(warmupDay) + ", limit " + lim.name + ")";
-        };
 
         int64_t capStart = kNoPeriod;
         if (lim.cap) {
-            capStart = periodStart(lim.cap->period, lim.zone, now);
+            capStart = periodStartAt(lim.cap->period, lim.zone, zones(lim.zone));
             uint64_t inc = (lim.cap->messages && messageCounted) ? 0 : 1;
             uint64_t limit = lim.cap->count;
             bool warmupBinds = false;
@@ -431,29 +494,24 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
             }
             uint64_t count = e ? e->count(0, capStart) : 0;
             if (inc > 0 && count + inc > limit) {
-                Refusal r = makeRefusal(warmupBinds ? Reason::WarmupCap : Reason::Cap);
-                r.retryAt = fromSeconds(nextPeriodStart(lim.cap->period, lim.zone, now));
-                if (warmupBinds) {
-                    warmupText(r);
-                } else {
-                    r.text =
-                        r.scope + " reached cap " + lim.cap->str() + " (limit " + lim.name + ")";
-                }
-                finishText(r, lim.zone);
-                refuse(std::move(r));
+                Candidate& c = refuse(
+                    warmupBinds ? Reason::WarmupCap : Reason::Cap,
+                    fromSeconds(nextPeriodStartAt(lim.cap->period, lim.zone, zones(lim.zone))));
+                c.warmupDay = warmupDay;
+                c.warmupCap = warmupCap;
             }
         }
         int64_t dayStart = kNoPeriod;
         if (ws && !lim.warmupSharesCapCounter) {
-            dayStart = periodStart(CalendarPeriod::Day, lim.zone, now);
+            dayStart = periodStartAt(CalendarPeriod::Day, lim.zone, zones(lim.zone));
             uint64_t inc = (lim.warmupMessages && messageCounted) ? 0 : 1;
             uint64_t count = e ? e->count(1, dayStart) : 0;
             if (inc > 0 && count + inc > warmupCap) {
-                Refusal r = makeRefusal(Reason::WarmupCap);
-                r.retryAt = fromSeconds(nextPeriodStart(CalendarPeriod::Day, lim.zone, now));
-                warmupText(r);
-                finishText(r, lim.zone);
-                refuse(std::move(r));
+                Candidate& c = refuse(
+                    Reason::WarmupCap,
+                    fromSeconds(nextPeriodStartAt(CalendarPeriod::Day, lim.zone, zones(lim.zone))));
+                c.warmupDay = warmupDay;
+                c.warmupCap = warmupCap;
             }
         }
         if (lim.rate && !(lim.rate->rate.messages && messageCounted)) {
@@ -461,26 +519,15 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
             const int64_t tat = std::max(e ? e->tat : 0, nowNs);
             const int64_t newTat = tat + emission;
             const int64_t allowedAt = newTat - static_cast<int64_t>(lim.rate->burst) * emission;
-            if (nowNs < allowedAt) {
-                Refusal r = makeRefusal(Reason::Rate);
-                r.retryAt = fromNanos(allowedAt);
-                r.text = r.scope + " paced at " + lim.rate->str() + " (limit " + lim.name + ")";
-                finishText(r, lim.zone);
-                refuse(std::move(r));
-            }
+            if (nowNs < allowedAt) refuse(Reason::Rate, fromNanos(allowedAt));
         }
         if (lim.spacing && !heldByInstance && e && nowNs < e->nextSend) {
-            Refusal r = makeRefusal(Reason::Spacing);
-            r.retryAt = fromNanos(e->nextSend);
-            r.text = r.scope + " keeps " + lim.spacing->str() + " between sends (limit " +
-                     lim.name + ")";
-            finishText(r, lim.zone);
-            refuse(std::move(r));
+            refuse(Reason::Spacing, fromNanos(e->nextSend));
         }
 
         bool refusedHere = false;
         for (size_t i = before; i < refusals.size(); ++i) {
-            if (!refusals[i].refusal.monitor) refusedHere = true;
+            if (!refusals[i].monitor) refusedHere = true;
         }
         if (refusedHere) continue;  // nothing will be applied anyway
 
@@ -524,30 +571,30 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
     }
 
     // The binding refusal among those that are answered.
-    const Pending* binding = nullptr;
-    for (const auto& p : refusals) {
-        if (p.refusal.monitor) continue;
+    const Candidate* binding = nullptr;
+    for (const auto& c : refusals) {
+        if (c.monitor) continue;
         if (!binding) {
-            binding = &p;
+            binding = &c;
             continue;
         }
-        bool pReject = p.refusal.action == Action::Reject;
-        bool bReject = binding->refusal.action == Action::Reject;
-        if (pReject != bReject) {
-            if (pReject) binding = &p;
+        bool cReject = c.action == Action::Reject;
+        bool bReject = binding->action == Action::Reject;
+        if (cReject != bReject) {
+            if (cReject) binding = &c;
             continue;
         }
-        if (later(p.refusal.retryAt, binding->refusal.retryAt)) binding = &p;
+        if (later(c.retryAt, binding->retryAt)) binding = &c;
     }
     if (binding) {
         d.verdict = Verdict::Refuse;
-        d.refusal = binding->refusal;
-        d.action = actionPrefix(d.refusal->action) + d.refusal->text;
+        d.refusal = describe(*binding, values);
+        d.action = std::string(actionPrefix(d.refusal->action)) + d.refusal->text;
         d.mutations = Mutations{};
         return d;
     }
-    for (auto& p : refusals)
-        d.wouldDefer.push_back(std::move(p.refusal));
+    for (const auto& c : refusals)
+        d.wouldDefer.push_back(describe(c, values));
     if (d.limitsApplied == 0 && d.wouldDefer.empty()) return d;  // NotApplicable
     d.verdict = Verdict::Allow;
     d.instance = req.instance;

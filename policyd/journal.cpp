@@ -7,6 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -53,11 +57,40 @@ void putU32(std::string& out, uint32_t v) {
 
 }  // namespace
 
-uint32_t crc32c(std::string_view data) {
+uint32_t crc32cPortable(std::string_view data) {
     uint32_t c = 0xffffffffu;
     for (char ch : data)
         c = kCrcTable[(c ^ static_cast<uint8_t>(ch)) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
+}
+
+namespace {
+#if defined(__x86_64__)
+// SSE 4.2 has a CRC-32C instruction: 8 bytes a cycle instead of one byte per table lookup (the
+// journal checksums every answered change).
+__attribute__((target("sse4.2"))) uint32_t crc32cSse42(std::string_view data) {
+    uint64_t c = 0xffffffffu;
+    const char* p = data.data();
+    size_t n = data.size();
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t v;
+        std::memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+    }
+    auto c32 = static_cast<uint32_t>(c);
+    for (; n > 0; ++p, --n)
+        c32 = _mm_crc32_u8(c32, static_cast<uint8_t>(*p));
+    return c32 ^ 0xffffffffu;
+}
+#endif
+}  // namespace
+
+uint32_t crc32c(std::string_view data) {
+#if defined(__x86_64__)
+    static const bool hardware = __builtin_cpu_supports("sse4.2");
+    if (hardware) return crc32cSse42(data);
+#endif
+    return crc32cPortable(data);
 }
 
 void frame(std::string& out, std::string_view payload) {

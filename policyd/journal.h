@@ -116,7 +116,8 @@ class Journal {
 
 // Journal record framing, exposed for tests.
 namespace journal_format {
-uint32_t crc32c(std::string_view data);
+uint32_t crc32c(std::string_view data);          // SSE 4.2 when the CPU has it
+uint32_t crc32cPortable(std::string_view data);  // the table-driven fallback
 void frame(std::string& out, std::string_view payload);
 // Splits framed records; stops at the first incomplete or damaged one and returns the offset of the
 // first byte not consumed (== data.size() when the whole buffer was good).

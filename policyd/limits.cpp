@@ -975,8 +975,8 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             mo = digits(5, 2);
             dd = digits(8, 2);
         }
-        date::year_month_day ymd{date::year{static_cast<int>(y.value_or(0))}, date::month{mo.value_or(0)},
-                                 date::day{dd.value_or(0)}};
+        date::year_month_day ymd{date::year{static_cast<int>(y.value_or(0))},
+                                 date::month{mo.value_or(0)}, date::day{dd.value_or(0)}};
         if (!y || !mo || !dd || !ymd.ok()) {
             error(l.line, "start: expected a date YYYY-MM-DD, got " + quoted(value));
             return;

@@ -43,12 +43,16 @@ class Writer {
     explicit Writer(std::string& out) : out_(out) {}
     void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
     void u32(uint32_t v) {
+        char b[4];
         for (int i = 0; i < 4; ++i)
-            out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+            b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+        out_.append(b, 4);
     }
     void u64(uint64_t v) {
+        char b[8];
         for (int i = 0; i < 8; ++i)
-            out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+            b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+        out_.append(b, 8);
     }
     void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
     void i32(int32_t v) { u32(static_cast<uint32_t>(v)); }
@@ -56,14 +60,14 @@ class Writer {
         u32(static_cast<uint32_t>(s.size()));
         out_.append(s);
     }
-    void holding(const Holding& h) {
-        str(h.key);
+    void holding(const Held& h) {
+        str(h.key());
         i64(h.capPeriod);
         i64(h.dayPeriod);
         i32(h.warmupDay);
         i64(h.gcraCost);
     }
-    void holdings(const std::vector<Holding>& hs) {
+    void holdings(const std::vector<Held>& hs) {
         u32(static_cast<uint32_t>(hs.size()));
         for (const auto& h : hs)
             holding(h);
@@ -166,7 +170,7 @@ void encodeReservation(std::string& out, std::string_view instance, const Reserv
     w.str(instance);
     w.u32(static_cast<uint32_t>(r.recipients.size()));
     for (const auto& rc : r.recipients) {
-        w.str(rc.recipient);
+        w.u64(rc.recipient);
         w.holdings(rc.holdings);
     }
     w.holdings(r.message);
@@ -179,7 +183,7 @@ void encodeCommit(std::string& out, std::string_view queueId, const Commit& c) {
     w.str(queueId);
     w.u32(static_cast<uint32_t>(c.recipients.size()));
     for (const auto& rc : c.recipients) {
-        w.str(rc.recipient);
+        w.u64(rc.recipient);
         w.u8(rc.refunded ? 1 : 0);
         w.holdings(rc.holdings);
     }
@@ -280,6 +284,18 @@ int64_t unixSecondsOf(util::SystemTime t) {
 
 // ------------------------------------------------------------------------------ small types
 
+uint64_t recipientHash(std::string_view address) {
+    // FNV-1a over the lower-case bytes, then a 64-bit finaliser (splitmix64) to spread it.
+    uint64_t h = 1469598103934665603ull;
+    for (char c : address) {
+        h ^= static_cast<uint8_t>(util::toLowerAscii(c));
+        h *= 1099511628211ull;
+    }
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
 const Bucket* ScopeEntry::bucket(uint8_t counter, int64_t start) const {
     for (const auto& b : buckets) {
         if (b.counter == counter && b.start == start) return &b;
@@ -295,11 +311,11 @@ uint64_t ScopeEntry::count(uint8_t counter, int64_t start) const {
 bool Reservation::holds(std::string_view key) const {
     for (const auto& rc : recipients) {
         for (const auto& h : rc.holdings) {
-            if (h.key == key) return true;
+            if (h.key() == key) return true;
         }
     }
     for (const auto& h : message) {
-        if (h.key == key) return true;
+        if (h.key() == key) return true;
     }
     return false;
 }
@@ -348,27 +364,88 @@ std::string ScopeSpec::str() const {
 }
 
 std::string formatTime(util::SystemTime t, const date::time_zone* zone) {
-    // Rounded up: "retry after" must never name a moment before the retry can succeed.
-    auto s = std::chrono::ceil<std::chrono::seconds>(t);
+    // Rounded up: "retry after" must never name a moment before the retry can succeed. Formatted by
+    // hand: date::format goes through iostreams and costs microseconds per call.
+    auto s = std::chrono::ceil<std::chrono::seconds>(t.time_since_epoch()).count();
     if (!zone) zone = date::locate_zone("UTC");
-    auto z = date::make_zoned(zone, date::sys_seconds(s.time_since_epoch()));
-    auto local = z.get_local_time().time_since_epoch().count();
-    bool wholeMinute = local % 60 == 0;
-    return date::format(wholeMinute ? "%Y-%m-%d %H:%M %Z" : "%Y-%m-%d %H:%M:%S %Z", z);
+    auto info = zone->get_info(date::sys_seconds(std::chrono::seconds(s)));
+    int64_t local = s + info.offset.count();
+    int64_t days = local / 86400;
+    int64_t secs = local % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        --days;
+    }
+    date::year_month_day ymd{date::sys_days(date::days(days))};
+    char buf[64];
+    int n =
+        std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02u:%02u", static_cast<int>(ymd.year()),
+                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                      static_cast<unsigned>(secs / 3600), static_cast<unsigned>(secs % 3600 / 60));
+    if (secs % 60 != 0) {
+        n += std::snprintf(buf + n, sizeof buf - static_cast<size_t>(n), ":%02u",
+                           static_cast<unsigned>(secs % 60));
+    }
+    return std::string(buf, static_cast<size_t>(n)) + " " + info.abbrev;
 }
 
 // ------------------------------------------------------------------------------ State
 
-size_t State::Hash::operator()(std::string_view s) const noexcept {
+size_t State::Hash::operator()(std::string_view s) const {
     return std::hash<std::string_view>{}(s);
 }
 
 State::State(StateOptions options) : options_(options) {}
 
-ScopeEntry& State::entry(std::string_view key) {
+State::State(const State& o)
+    : options_(o.options_),
+      scopes_(o.scopes_),
+      reservations_(o.reservations_),
+      commits_(o.commits_),
+      pauses_(o.pauses_),
+      tracking_(o.tracking_),
+      changedScopes_(o.changedScopes_),
+      deletedScopes_(o.deletedScopes_),
+      changedReservations_(o.changedReservations_),
+      changedCommits_(o.changedCommits_),
+      pausesChanged_(o.pausesChanged_),
+      reservationOrder_(o.reservationOrder_),
+      commitOrder_(o.commitOrder_),
+      scanCursor_(o.scanCursor_) {
+    rebind();
+}
+
+State& State::operator=(const State& o) {
+    if (this == &o) return *this;
+    State copy(o);
+    *this = std::move(copy);
+    return *this;
+}
+
+void State::rebind() {
+    // The copied holdings still point at the source's nodes, whose keys are the same.
+    auto fix = [&](std::vector<Held>& hs) {
+        for (auto& h : hs)
+            h.node = &*scopes_.find(h.key());
+    };
+    for (auto& [instance, r] : reservations_) {
+        for (auto& rc : r.recipients)
+            fix(rc.holdings);
+        fix(r.message);
+    }
+    for (auto& [queueId, c] : commits_) {
+        for (auto& rc : c.recipients)
+            fix(rc.holdings);
+        fix(c.message);
+    }
+    for (auto& n : changedScopes_)
+        n = &*scopes_.find(n->first);
+}
+
+ScopeNode& State::node(std::string_view key) {
     auto it = scopes_.find(key);
     if (it == scopes_.end()) it = scopes_.emplace(std::string(key), ScopeEntry{}).first;
-    return it->second;
+    return *it;
 }
 
 Bucket& State::bucket(ScopeEntry& e, uint8_t counter, int64_t start) {
@@ -383,10 +460,10 @@ Bucket& State::bucket(ScopeEntry& e, uint8_t counter, int64_t start) {
     return e.buckets.back();
 }
 
-void State::markScope(std::string_view key, ScopeEntry& e) {
-    if (!tracking_ || e.dirty) return;
-    e.dirty = true;
-    changedScopes_.emplace_back(key);
+void State::markScope(ScopeNode& n) {
+    if (!tracking_ || n.second.dirty) return;
+    n.second.dirty = true;
+    changedScopes_.push_back(&n);
 }
 
 void State::markReservation(std::string_view instance, Reservation& r) {
@@ -401,49 +478,91 @@ void State::markCommit(std::string_view queueId, Commit& c) {
     changedCommits_.emplace_back(queueId);
 }
 
+Held State::hold(const Holding& h) {
+    ScopeNode& n = node(h.key);
+    ++n.second.refs;
+    return Held{&n, h.capPeriod, h.dayPeriod, h.warmupDay, h.gcraCost};
+}
+
+std::vector<Held> State::bind(const std::vector<Holding>& hs) {
+    std::vector<Held> out;
+    out.reserve(hs.size());
+    for (const auto& h : hs)
+        out.push_back(hold(h));
+    return out;
+}
+
+void State::unref(const std::vector<Held>& hs) {
+    for (const auto& h : hs) {
+        if (h.node->second.refs > 0) --h.node->second.refs;
+    }
+}
+
+void State::unref(const Reservation& r) {
+    for (const auto& rc : r.recipients)
+        unref(rc.holdings);
+    unref(r.message);
+}
+
+void State::unref(const Commit& c) {
+    for (const auto& rc : c.recipients)
+        unref(rc.holdings);
+    unref(c.message);
+}
+
 void State::apply(const Decision& d) {
     if (d.verdict != Verdict::Allow || d.mutations.empty()) return;
     const int64_t nowNs = unixNanos(d.now);
-    auto reserve = [&](const Holding& h) {
-        ScopeEntry& e = entry(h.key);
+    for (const auto& st : d.mutations.spacing) {
+        ScopeNode& n = node(st.key);
+        ScopeEntry& e = n.second;
+        e.nextSend = nowNs + st.intervalNs + spacingJitter(st.key, e.sends, st.jitterNs);
+        ++e.sends;
+        markScope(n);
+    }
+    if (d.mutations.recipient.empty() && d.mutations.message.empty()) return;
+    Reservation* r = nullptr;
+    if (!d.instance.empty()) {
+        auto it = reservations_.find(d.instance);
+        if (it == reservations_.end()) {
+            it = reservations_.emplace(d.instance, Reservation{}).first;
+            reservationOrder_.emplace_back(
+                nowNs +
+                    std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count(),
+                d.instance);
+        }
+        r = &it->second;
+        r->recipients.push_back(RecipientHold{recipientHash(d.recipient), {}});
+        r->recipients.back().holdings.reserve(d.mutations.recipient.size());
+    }
+    auto reserve = [&](const Holding& h, std::vector<Held>* into) {
+        Held held = hold(h);
+        ScopeEntry& e = held.node->second;
         if (h.capPeriod != kNoPeriod) ++bucket(e, 0, h.capPeriod).reserved;
         if (h.dayPeriod != kNoPeriod) ++bucket(e, 1, h.dayPeriod).reserved;
         if (h.gcraCost > 0) e.tat = std::max(e.tat, nowNs) + h.gcraCost;
-        markScope(h.key, e);
+        markScope(*held.node);
+        if (into) {
+            into->push_back(held);
+        } else {
+            // No transaction to commit later (a client that sends no instance): count it as sent.
+            commitHeld(held);
+            --e.refs;
+        }
     };
     for (const auto& h : d.mutations.recipient)
-        reserve(h);
+        reserve(h, r ? &r->recipients.back().holdings : nullptr);
     for (const auto& h : d.mutations.message)
-        reserve(h);
-    for (const auto& st : d.mutations.spacing) {
-        ScopeEntry& e = entry(st.key);
-        e.nextSend = nowNs + st.intervalNs + spacingJitter(st.key, e.sends, st.jitterNs);
-        ++e.sends;
-        markScope(st.key, e);
+        reserve(h, r ? &r->message : nullptr);
+    if (r) {
+        r->expires =
+            nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count();
+        markReservation(d.instance, *r);
     }
-    if (d.mutations.recipient.empty() && d.mutations.message.empty()) return;
-    if (d.instance.empty()) {
-        // No transaction to commit later (a client that sends no instance): count it as sent.
-        for (const auto& h : d.mutations.recipient)
-            commitHolding(h);
-        for (const auto& h : d.mutations.message)
-            commitHolding(h);
-        return;
-    }
-    auto it = reservations_.find(d.instance);
-    if (it == reservations_.end()) it = reservations_.emplace(d.instance, Reservation{}).first;
-    Reservation& r = it->second;
-    r.recipients.push_back(RecipientHold{d.recipient, d.mutations.recipient});
-    r.message.insert(r.message.end(), d.mutations.message.begin(), d.mutations.message.end());
-    r.expires =
-        nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count();
-    markReservation(d.instance, r);
 }
 
-void State::commitHolding(const Holding& h) {
-    auto it = scopes_.find(h.key);
-    if (it == scopes_.end()) it = scopes_.emplace(h.key, ScopeEntry{}).first;
-    ScopeEntry& e = it->second;
+void State::commitHeld(const Held& h) {
+    ScopeEntry& e = h.node->second;
     auto move = [&](uint8_t counter, int64_t start) {
         Bucket& b = bucket(e, counter, start);
         if (b.reserved > 0) --b.reserved;
@@ -458,13 +577,11 @@ void State::commitHolding(const Holding& h) {
         ++e.warmup.activeDays;
         e.warmup.lastActiveDay = h.warmupDay;
     }
-    markScope(h.key, e);
+    markScope(*h.node);
 }
 
-void State::giveBack(const Holding& h, bool committed) {
-    auto it = scopes_.find(h.key);
-    if (it == scopes_.end()) return;  // pruned meanwhile: nothing left to give back
-    ScopeEntry& e = it->second;
+void State::giveBack(const Held& h, bool committed) {
+    ScopeEntry& e = h.node->second;
     auto dec = [&](uint8_t counter, int64_t start) {
         for (auto& b : e.buckets) {
             if (b.counter != counter || b.start != start) continue;
@@ -475,7 +592,7 @@ void State::giveBack(const Holding& h, bool committed) {
     if (h.capPeriod != kNoPeriod) dec(0, h.capPeriod);
     if (h.dayPeriod != kNoPeriod) dec(1, h.dayPeriod);
     if (h.gcraCost > 0 && e.tat > 0) e.tat = std::max<int64_t>(e.tat - h.gcraCost, 1);
-    markScope(h.key, e);
+    markScope(*h.node);
 }
 
 CommitResult State::commit(std::string_view instance, std::string_view queueId,
@@ -486,9 +603,8 @@ CommitResult State::commit(std::string_view instance, std::string_view queueId,
     if (it == reservations_.end()) return result;
     result.found = true;
     Reservation r = std::move(it->second);
-    std::string instanceKey = it->first;
+    if (tracking_) changedReservations_.push_back(it->first);
     reservations_.erase(it);
-    if (tracking_) changedReservations_.push_back(std::move(instanceKey));
 
     const size_t n = r.recipients.size();
     std::vector<bool> take(n, false);
@@ -497,9 +613,9 @@ CommitResult State::commit(std::string_view instance, std::string_view queueId,
     } else {
         bool done = false;
         if (recipientCount == 1 && !recipient.empty()) {
-            std::string lower = util::toLower(recipient);
+            const uint64_t wanted = recipientHash(recipient);
             for (size_t i = 0; i < n; ++i) {
-                if (r.recipients[i].recipient == lower) {
+                if (r.recipients[i].recipient == wanted) {
                     take[i] = true;
                     done = true;
                     break;
@@ -510,40 +626,53 @@ CommitResult State::commit(std::string_view instance, std::string_view queueId,
             take[i] = true;
     }
 
+    // The holdings move from the reservation to the commit (their references with them); without a
+    // queue id there is nothing to refund later, so they are let go.
     Commit* c = nullptr;
-    std::string qid(queueId);
-    if (!qid.empty()) {
-        c = &commits_[qid];
+    if (!queueId.empty()) {
+        auto cit = commits_.find(queueId);
+        if (cit == commits_.end()) cit = commits_.emplace(std::string(queueId), Commit{}).first;
+        c = &cit->second;
         c->at = unixNanos(now);
+        commitOrder_.emplace_back(c->at, std::string(queueId));
     }
     for (size_t i = 0; i < n; ++i) {
         auto& rc = r.recipients[i];
         if (!take[i]) {
             for (const auto& h : rc.holdings)
                 giveBack(h, false);
+            unref(rc.holdings);
             ++result.releasedRecipients;
             continue;
         }
         for (const auto& h : rc.holdings)
-            commitHolding(h);
+            commitHeld(h);
         ++result.committedRecipients;
-        if (c)
+        if (c) {
             c->recipients.push_back(
-                CommittedRecipient{std::move(rc.recipient), std::move(rc.holdings), false});
+                CommittedRecipient{rc.recipient, std::move(rc.holdings), false});
+        } else {
+            unref(rc.holdings);
+        }
     }
     if (result.committedRecipients > 0) {
         for (const auto& h : r.message)
-            commitHolding(h);
-        if (c) c->message.insert(c->message.end(), r.message.begin(), r.message.end());
+            commitHeld(h);
+        if (c) {
+            c->message.insert(c->message.end(), r.message.begin(), r.message.end());
+        } else {
+            unref(r.message);
+        }
     } else {
         for (const auto& h : r.message)
             giveBack(h, false);
+        unref(r.message);
     }
     if (c) {
         if (c->recipients.empty() && c->message.empty()) {
-            commits_.erase(qid);
+            commits_.erase(commits_.find(queueId));
         } else {
-            markCommit(qid, *c);
+            markCommit(queueId, *c);
         }
     }
     return result;
@@ -558,42 +687,54 @@ bool State::release(std::string_view instance) {
     }
     for (const auto& h : it->second.message)
         giveBack(h, false);
+    unref(it->second);
     if (tracking_) changedReservations_.push_back(it->first);
     reservations_.erase(it);
     return true;
 }
 
-ExpireResult State::expire(util::SystemTime now) {
+ExpireResult State::expire(util::SystemTime now, size_t maxScopes) {
     ExpireResult result;
     const int64_t nowNs = unixNanos(now);
-    std::vector<std::string> expired;
-    for (const auto& [instance, r] : reservations_) {
-        if (r.expires <= nowNs) expired.push_back(instance);
-    }
-    for (const auto& instance : expired) {
+
+    // Reservations, oldest expiry first (queued when created); one that was extended by a later
+    // RCPT of its transaction goes to the back again.
+    while (!reservationOrder_.empty() && reservationOrder_.front().first <= nowNs) {
+        std::string instance = std::move(reservationOrder_.front().second);
+        reservationOrder_.pop_front();
+        auto it = reservations_.find(instance);
+        if (it == reservations_.end()) continue;  // committed or released meanwhile
+        if (it->second.expires > nowNs) {
+            reservationOrder_.emplace_back(it->second.expires, std::move(instance));
+            continue;
+        }
         if (release(instance)) ++result.releasedReservations;
     }
 
+    // Commits in the order they were made.
     const int64_t refundWindow =
         std::chrono::duration_cast<nanoseconds>(options_.refundWindow).count();
-    for (auto it = commits_.begin(); it != commits_.end();) {
-        if (it->second.at + refundWindow <= nowNs) {
-            if (tracking_) changedCommits_.push_back(it->first);
-            it = commits_.erase(it);
-            ++result.prunedCommits;
-        } else {
-            ++it;
-        }
+    while (!commitOrder_.empty() && commitOrder_.front().first + refundWindow <= nowNs) {
+        std::string queueId = std::move(commitOrder_.front().second);
+        commitOrder_.pop_front();
+        auto it = commits_.find(queueId);
+        if (it == commits_.end() || it->second.at + refundWindow > nowNs) continue;
+        unref(it->second);
+        if (tracking_) changedCommits_.push_back(it->first);
+        commits_.erase(it);
+        ++result.prunedCommits;
     }
 
-    // Periods end at most 8 days after they start (a week and a DST hour); a bucket without
-    // reservations that old, or superseded by a newer period of its counter, is done with.
+    // Scope entries, a hash bucket at a time from where the last call stopped, so a budget keeps
+    // one call short. Periods end at most 8 days after they start (a week and a DST hour); a
+    // bucket without reservations that old, or superseded by a newer period of its counter, is
+    // done with.
     const int64_t nowSec = unixSecondsOf(now);
     const int64_t oldest = nowSec - 8 * 86400;
     const int32_t today = static_cast<int32_t>(nowSec / 86400);
     const int64_t forgetDays = options_.warmupForget.count() / 86400;
-    for (auto it = scopes_.begin(); it != scopes_.end();) {
-        ScopeEntry& e = it->second;
+    auto visit = [&](ScopeNode& n) {
+        ScopeEntry& e = n.second;
         bool changed = false;
         size_t before = e.buckets.size();
         std::erase_if(e.buckets, [&](const Bucket& b) {
@@ -619,14 +760,30 @@ ExpireResult State::expire(util::SystemTime now) {
             changed = true;
         }
         bool empty = e.buckets.empty() && e.tat == 0 && e.nextSend == 0 && e.warmup.empty();
-        if (empty) {
-            if (tracking_) changedScopes_.push_back(it->first);
+        // Held entries stay (holdings point at them); so do entries with an unwritten change
+        // (the change list points at them): the next call takes them.
+        if (empty && e.refs == 0 && !e.dirty) return true;
+        if (changed) markScope(n);
+        return false;
+    };
+    auto it = scanCursor_.empty() ? scopes_.end() : scopes_.find(scanCursor_);
+    if (it == scopes_.end()) it = scopes_.begin();
+    const size_t budget = std::min(maxScopes, scopes_.size());
+    for (size_t examined = 0; examined < budget; ++examined) {
+        if (it == scopes_.end()) it = scopes_.begin();
+        if (visit(*it)) {
+            if (tracking_) deletedScopes_.push_back(it->first);
             it = scopes_.erase(it);
             ++result.prunedScopes;
-            continue;
+        } else {
+            ++it;
         }
-        if (changed) markScope(it->first, e);
-        ++it;
+    }
+    // Entries inserted before the cursor, or moved by a rehash, wait for the next round.
+    if (it == scopes_.end()) {
+        scanCursor_.clear();
+    } else {
+        scanCursor_ = it->first;
     }
     return result;
 }
@@ -655,9 +812,10 @@ RefundResult State::refund(std::string_view queueId, const std::vector<std::stri
     } else {
         for (const auto& name : recipients) {
             std::string lower = util::toLower(name);
+            const uint64_t wanted = recipientHash(lower);
             bool found = false, already = false;
             for (auto& rc : c.recipients) {
-                if (rc.recipient != lower) continue;
+                if (rc.recipient != wanted) continue;
                 if (rc.refunded) {
                     already = true;
                     continue;
@@ -750,7 +908,9 @@ size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay,
         }
     };
     std::vector<bool> touchedLimit(limits.limits().size(), false);
-    for (auto& [key, e] : scopes_) {
+    for (auto& n : scopes_) {
+        const std::string& key = n.first;
+        ScopeEntry& e = n.second;
         const Limit* lim = limits.find(keyLimit(key));
         if (!lim) continue;
         auto values = keyValues(key);
@@ -760,7 +920,7 @@ size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay,
         e.tat = 0;
         e.nextSend = 0;
         setWarmup(*lim, e);
-        markScope(key, e);
+        markScope(n);
         touchedLimit[static_cast<size_t>(lim - limits.limits().data())] = true;
         ++changed;
     }
@@ -784,9 +944,9 @@ size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay,
             key += it->second;
         }
         if (!complete) continue;
-        ScopeEntry& e = entry(key);
-        setWarmup(lim, e);
-        markScope(key, e);
+        ScopeNode& n = node(key);
+        setWarmup(lim, n.second);
+        markScope(n);
         ++changed;
     }
     return changed;
@@ -885,7 +1045,17 @@ bool State::operator==(const State& o) const {
 void State::trackChanges(bool on) {
     tracking_ = on;
     if (!on) {
+        for (ScopeNode* n : changedScopes_)
+            n->second.dirty = false;
+        for (const auto& k : changedReservations_) {
+            if (auto it = reservations_.find(k); it != reservations_.end())
+                it->second.dirty = false;
+        }
+        for (const auto& k : changedCommits_) {
+            if (auto it = commits_.find(k); it != commits_.end()) it->second.dirty = false;
+        }
         changedScopes_.clear();
+        deletedScopes_.clear();
         changedReservations_.clear();
         changedCommits_.clear();
         pausesChanged_ = false;
@@ -893,20 +1063,9 @@ void State::trackChanges(bool on) {
 }
 
 void State::takeChanges(const std::function<void(std::string_view)>& sink) {
+    // Reservations and commits before scope entries: a replayed scope deletion then never finds
+    // the entry still held (the holders' deletions came first).
     std::string buf;
-    for (const auto& key : changedScopes_) {
-        buf.clear();
-        auto it = scopes_.find(key);
-        if (it == scopes_.end()) {
-            encodeDelete(buf, kScopeDelete, key);
-        } else if (it->second.dirty) {
-            it->second.dirty = false;
-            encodeScope(buf, key, it->second);
-        } else {
-            continue;  // already written by an earlier mention of the same key
-        }
-        sink(buf);
-    }
     for (const auto& key : changedReservations_) {
         buf.clear();
         auto it = reservations_.find(key);
@@ -916,7 +1075,7 @@ void State::takeChanges(const std::function<void(std::string_view)>& sink) {
             it->second.dirty = false;
             encodeReservation(buf, key, it->second);
         } else {
-            continue;
+            continue;  // already written by an earlier mention of the same key
         }
         sink(buf);
     }
@@ -933,12 +1092,27 @@ void State::takeChanges(const std::function<void(std::string_view)>& sink) {
         }
         sink(buf);
     }
+    // Deletions first: a key erased and created again within one turn ends up present.
+    for (const auto& key : deletedScopes_) {
+        if (scopes_.find(key) != scopes_.end()) continue;  // created again: written below
+        buf.clear();
+        encodeDelete(buf, kScopeDelete, key);
+        sink(buf);
+    }
+    for (ScopeNode* n : changedScopes_) {
+        if (!n->second.dirty) continue;  // listed twice
+        n->second.dirty = false;
+        buf.clear();
+        encodeScope(buf, n->first, n->second);
+        sink(buf);
+    }
     if (pausesChanged_) {
         buf.clear();
         encodePauses(buf, pauses_);
         sink(buf);
     }
     changedScopes_.clear();
+    deletedScopes_.clear();
     changedReservations_.clear();
     changedCommits_.clear();
     pausesChanged_ = false;
@@ -987,37 +1161,70 @@ util::Result<bool> State::applyRecord(std::string_view payload) {
             e.warmup.lastActiveDay = r.i32();
             e.warmup.anchorDay = r.i32();
             if (!r.ok() || !r.atEnd()) break;
-            scopes_.insert_or_assign(std::move(key), std::move(e));
+            auto it = scopes_.find(key);
+            if (it == scopes_.end()) {
+                scopes_.emplace(std::move(key), std::move(e));
+            } else {
+                e.refs = it->second.refs;  // the node stays: holdings point at it
+                it->second = std::move(e);
+            }
             return true;
         }
         case kReservationUpsert: {
             std::string key = r.str();
-            Reservation res;
-            res.recipients.resize(r.count(8));
-            for (auto& rc : res.recipients) {
-                rc.recipient = r.str();
-                rc.holdings = r.holdings();
+            std::vector<std::pair<uint64_t, std::vector<Holding>>> rcpts(r.count(12));
+            for (auto& [name, hs] : rcpts) {
+                name = r.u64();
+                hs = r.holdings();
             }
-            res.message = r.holdings();
-            res.expires = r.i64();
+            std::vector<Holding> message = r.holdings();
+            int64_t expires = r.i64();
             if (!r.ok() || !r.atEnd()) break;
-            reservations_.insert_or_assign(std::move(key), std::move(res));
+            Reservation res;
+            for (auto& [name, hs] : rcpts)
+                res.recipients.push_back({name, bind(hs)});
+            res.message = bind(message);
+            res.expires = expires;
+            reservationOrder_.emplace_back(res.expires, key);
+            auto it = reservations_.find(key);
+            if (it != reservations_.end()) {
+                unref(it->second);
+                it->second = std::move(res);
+            } else {
+                reservations_.emplace(std::move(key), std::move(res));
+            }
             return true;
         }
         case kCommitUpsert: {
             std::string key = r.str();
-            Commit c;
-            c.recipients.resize(r.count(9));
-            for (auto& rc : c.recipients) {
-                rc.recipient = r.str();
-                rc.refunded = r.u8() != 0;
-                rc.holdings = r.holdings();
+            struct Raw {
+                uint64_t name = 0;
+                bool refunded = false;
+                std::vector<Holding> hs;
+            };
+            std::vector<Raw> rcpts(r.count(13));
+            for (auto& raw : rcpts) {
+                raw.name = r.u64();
+                raw.refunded = r.u8() != 0;
+                raw.hs = r.holdings();
             }
-            c.message = r.holdings();
+            std::vector<Holding> message = r.holdings();
+            Commit c;
             c.messageRefunded = r.u8() != 0;
             c.at = r.i64();
             if (!r.ok() || !r.atEnd()) break;
-            commits_.insert_or_assign(std::move(key), std::move(c));
+            for (auto& raw : rcpts) {
+                c.recipients.push_back({raw.name, bind(raw.hs), raw.refunded});
+            }
+            c.message = bind(message);
+            commitOrder_.emplace_back(c.at, key);
+            auto it = commits_.find(key);
+            if (it != commits_.end()) {
+                unref(it->second);
+                it->second = std::move(c);
+            } else {
+                commits_.emplace(std::move(key), std::move(c));
+            }
             return true;
         }
         case kScopeDelete:
@@ -1025,9 +1232,31 @@ util::Result<bool> State::applyRecord(std::string_view payload) {
         case kCommitDelete: {
             std::string key = r.str();
             if (!r.ok() || !r.atEnd()) break;
-            if (type == kScopeDelete) scopes_.erase(key);
-            if (type == kReservationDelete) reservations_.erase(key);
-            if (type == kCommitDelete) commits_.erase(key);
+            if (type == kScopeDelete) {
+                auto it = scopes_.find(key);
+                if (it != scopes_.end() && (it->second.refs > 0 || it->second.dirty)) {
+                    // Still held (only after damage) or listed as changed: keep the node, drop
+                    // its counts.
+                    ScopeEntry cleared;
+                    cleared.refs = it->second.refs;
+                    cleared.dirty = it->second.dirty;
+                    it->second = std::move(cleared);
+                } else if (it != scopes_.end()) {
+                    scopes_.erase(it);
+                }
+            } else if (type == kReservationDelete) {
+                auto it = reservations_.find(key);
+                if (it != reservations_.end()) {
+                    unref(it->second);
+                    reservations_.erase(it);
+                }
+            } else {
+                auto it = commits_.find(key);
+                if (it != commits_.end()) {
+                    unref(it->second);
+                    commits_.erase(it);
+                }
+            }
             return true;
         }
         case kPauses: {
@@ -1051,14 +1280,18 @@ util::Result<bool> State::applyRecord(std::string_view payload) {
 }
 
 void State::clear() {
-    scopes_.clear();
-    reservations_.clear();
-    commits_.clear();
-    pauses_.clear();
     changedScopes_.clear();
+    deletedScopes_.clear();
     changedReservations_.clear();
     changedCommits_.clear();
     pausesChanged_ = false;
+    reservationOrder_.clear();
+    commitOrder_.clear();
+    scanCursor_.clear();
+    reservations_.clear();
+    commits_.clear();
+    scopes_.clear();
+    pauses_.clear();
 }
 
 // ------------------------------------------------------------------------------ JSON

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -34,8 +35,8 @@ constexpr int32_t kNoDay = INT32_MIN;
 constexpr char kKeyLimitSep = '\x1e';
 constexpr char kKeyValueSep = '\x1f';
 
-// What one limit took for one request in one scope, so it can be given back exactly (release of a
-// reservation, refund of a commit).
+// What one limit takes for one request in one scope (decide()'s output); State::apply() binds it to
+// the scope entry as a Held, so it can be given back exactly (release, refund).
 struct Holding {
     std::string key;
     int64_t capPeriod = kNoPeriod;  // start (unix seconds) of the cap's calendar period counted in
@@ -79,13 +80,14 @@ struct WarmupProgress {
 };
 
 struct ScopeEntry {
-    std::vector<Bucket>
-        buckets;           // a few: the current periods, older ones while reservations hold them
+    // A few: the current periods, older ones while reservations hold them.
+    std::vector<Bucket> buckets;
     int64_t tat = 0;       // GCRA theoretical arrival time, ns since the epoch; 0: idle
     int64_t nextSend = 0;  // spacing: earliest next send, ns since the epoch; 0: none
     uint64_t sends = 0;    // spacing sequence number: seeds the deterministic jitter
     WarmupProgress warmup;
     bool dirty = false;  // changed since the last takeChanges()
+    uint32_t refs = 0;   // reservations and commits holding this entry: never pruned while held
     const Bucket* bucket(uint8_t counter, int64_t start) const;
     uint64_t count(uint8_t counter, int64_t start) const;  // committed + reserved
     bool operator==(const ScopeEntry& o) const {
@@ -94,17 +96,39 @@ struct ScopeEntry {
     }
 };
 
+using ScopeNode = std::pair<const std::string, ScopeEntry>;
+
+// A Holding bound to its scope entry (the map node: stable until erased, and a held entry is not
+// erased), so release, commit and refund need no lookup and no copy of the key.
+struct Held {
+    ScopeNode* node = nullptr;
+    int64_t capPeriod = kNoPeriod;
+    int64_t dayPeriod = kNoPeriod;
+    int32_t warmupDay = kNoDay;
+    int64_t gcraCost = 0;
+    const std::string& key() const { return node->first; }
+    bool operator==(const Held& o) const {
+        return key() == o.key() && capPeriod == o.capPeriod && dayPeriod == o.dayPeriod &&
+               warmupDay == o.warmupDay && gcraCost == o.gcraCost;
+    }
+};
+
+// Recipients are kept as a 64-bit hash of the lower-case address: enough to find the one named at
+// END-OF-MESSAGE or in a refund, and far smaller than the address for the commits kept for
+// policyd_refund_window.
+uint64_t recipientHash(std::string_view address);  // case-insensitive
+
 struct RecipientHold {
-    std::string recipient;  // lower-case
-    std::vector<Holding> holdings;
+    uint64_t recipient = 0;  // recipientHash()
+    std::vector<Held> holdings;
     bool operator==(const RecipientHold&) const = default;
 };
 
 // A transaction's reservations, in RCPT order.
 struct Reservation {
     std::vector<RecipientHold> recipients;
-    std::vector<Holding> message;  // `msgs` holdings: committed when any recipient is
-    int64_t expires = 0;           // ns since the epoch; extended by every RCPT of the instance
+    std::vector<Held> message;  // `msgs` holdings: committed when any recipient is
+    int64_t expires = 0;        // ns since the epoch; extended by every RCPT of the instance
     bool dirty = false;
     bool holds(std::string_view key) const;  // some holding of this instance uses key
     bool operator==(const Reservation& o) const {
@@ -113,8 +137,8 @@ struct Reservation {
 };
 
 struct CommittedRecipient {
-    std::string recipient;
-    std::vector<Holding> holdings;
+    uint64_t recipient = 0;  // recipientHash()
+    std::vector<Held> holdings;
     bool refunded = false;
     bool operator==(const CommittedRecipient&) const = default;
 };
@@ -122,7 +146,7 @@ struct CommittedRecipient {
 // A committed message, kept for policyd_refund_window so the milter can give its counts back.
 struct Commit {
     std::vector<CommittedRecipient> recipients;
-    std::vector<Holding> message;
+    std::vector<Held> message;
     bool messageRefunded = false;
     int64_t at = 0;  // ns since the epoch
     bool dirty = false;
@@ -202,6 +226,12 @@ struct StatusRow {
 class State {
   public:
     explicit State(StateOptions options = {});
+    // Copies rebind the holdings to the copy's own entries.
+    State(const State& o);
+    State& operator=(const State& o);
+    State(State&&) = default;
+    State& operator=(State&&) = default;
+    ~State() = default;
 
     const StateOptions& options() const { return options_; }
     void setOptions(const StateOptions& o) { options_ = o; }
@@ -217,9 +247,12 @@ class State {
                         uint64_t recipientCount, std::string_view recipient, util::SystemTime now);
     // A transaction ended without END-OF-MESSAGE: give its reservations back. False: none held.
     bool release(std::string_view instance);
-    // Releases reservations past their expiry; prunes finished periods, idle rates, commits older
-    // than the refund window and forgotten warmups. O(entries): call it every few seconds.
-    ExpireResult expire(util::SystemTime now);
+    // Releases reservations past their expiry and forgets commits older than the refund window
+    // (both kept in time order: cost proportional to what expires); prunes finished periods, idle
+    // rates and forgotten warmups of at most maxScopes scope entries, continuing where the last
+    // call stopped. The daemon calls it every second or so with a budget (e.g. 5000) so one call
+    // never stalls the event loop; the default examines every entry once.
+    ExpireResult expire(util::SystemTime now, size_t maxScopes = SIZE_MAX);
     // Gives back the counts of a committed message (the milter refused it) or of some of its
     // recipients (empty list: all). Idempotent: a recipient is refunded at most once.
     RefundResult refund(std::string_view queueId, const std::vector<std::string>& recipients,
@@ -267,17 +300,26 @@ class State {
     void clear();
 
   private:
-    ScopeEntry& entry(std::string_view key);
+    ScopeNode& node(std::string_view key);
+    ScopeEntry& entry(std::string_view key) { return node(key).second; }
     Bucket& bucket(ScopeEntry& e, uint8_t counter, int64_t start);
-    void markScope(std::string_view key, ScopeEntry& e);
+    void markScope(ScopeNode& n);
     void markReservation(std::string_view instance, Reservation& r);
     void markCommit(std::string_view queueId, Commit& c);
-    void giveBack(const Holding& h, bool committed);
-    void commitHolding(const Holding& h);
+    Held hold(const Holding& h);  // binds (creating the entry) and counts the reference
+    std::vector<Held> bind(const std::vector<Holding>& hs);
+    void unref(const std::vector<Held>& hs);
+    void unref(const Reservation& r);
+    void unref(const Commit& c);
+    void giveBack(const Held& h, bool committed);
+    void commitHeld(const Held& h);
+    void rebind();  // after a copy: point every Held at this state's own entries
 
+    // Transparent (lookups by string_view allocate nothing). Deliberately not noexcept: libstdc++
+    // then stores each node's hash, so walking a bucket and erasing never re-hash the keys.
     struct Hash {
         using is_transparent = void;
-        size_t operator()(std::string_view s) const noexcept;
+        size_t operator()(std::string_view s) const;
     };
     template <typename T>
     using Map = std::unordered_map<std::string, T, Hash, std::equal_to<>>;
@@ -289,10 +331,18 @@ class State {
     std::vector<Pause> pauses_;
 
     bool tracking_ = false;
-    std::vector<std::string> changedScopes_;
+    // Changed entities since the last takeChanges(). Scope entries by node: an entry with a
+    // pending change is never erased (expire() leaves it for its next call).
+    std::vector<ScopeNode*> changedScopes_;
+    std::vector<std::string> deletedScopes_;
     std::vector<std::string> changedReservations_;
     std::vector<std::string> changedCommits_;
     bool pausesChanged_ = false;
+
+    // Expiry queues, oldest first (entries may be stale: checked against the map when popped).
+    std::deque<std::pair<int64_t, std::string>> reservationOrder_;  // (expires, instance)
+    std::deque<std::pair<int64_t, std::string>> commitOrder_;       // (committed at, queue id)
+    std::string scanCursor_;  // the key expire()'s scope scan continues at ("": the start)
 };
 
 // `rampartctl status --json`: {"scopes":[{...}], "pauses":[{...}]}.

@@ -134,6 +134,32 @@ TEST_CASE("expire prunes finished periods, idle rates, old commits and forgotten
     CHECK(h.state.scopeCount() == 0);
 }
 
+TEST_CASE("expire: a budget bounds each call; a later RCPT extends the reservation",
+          "[policyd][state][expire]") {
+    Harness h(parseOk("[c]\nscope = mailbox\nrate = 60/h\n"), local("2026-11-22 09:00:00"));
+    for (int i = 0; i < 50; ++i)
+        h.send("m" + std::to_string(i) + "@acme-mail.com", "x@example.org");
+    h.clock.advance(61min);  // idle rates, and the commits (which hold their entries) are old
+    size_t pruned = 0;
+    for (int call = 0; call < 10; ++call) {
+        ExpireResult r = h.state.expire(h.clock.now(), 7);
+        CHECK(r.prunedScopes <= 7);
+        pruned += r.prunedScopes;
+    }
+    CHECK(pruned == 50);
+    CHECK(h.state.scopeCount() == 0);
+
+    h.rcpt(rcpt(kBob, "a@example.org", "t1"));
+    h.clock.advance(5min);
+    h.clock.advance(1min);  // past the rate's emission: the second RCPT is allowed
+    REQUIRE(h.rcpt(rcpt(kBob, "b@example.org", "t1")).verdict == Verdict::Allow);
+    h.clock.advance(5min);  // 11 minutes after the first RCPT, 5 after the last
+    CHECK(h.state.expire(h.clock.now()).releasedReservations == 0);
+    h.clock.advance(5min);
+    CHECK(h.state.expire(h.clock.now()).releasedReservations == 1);
+    CHECK(h.state.reservationCount() == 0);
+}
+
 TEST_CASE("records: takeChanges and snapshot reproduce the live state",
           "[policyd][state][records]") {
     Harness h(parseOk(R"(
