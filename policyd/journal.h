@@ -61,7 +61,8 @@ class Journal {
     // away to start empty).
     static util::Result<std::unique_ptr<Journal>> open(const std::string& dir, State& state,
                                                        const JournalOptions& options = {});
-    // Flushes, syncs, waits for the background thread and unlocks.
+    // Flushes what was appended (call append(state) first, or snapshotNow() for a fast restart),
+    // syncs, waits for the background thread and unlocks.
     ~Journal();
     Journal(const Journal&) = delete;
     Journal& operator=(const Journal&) = delete;
