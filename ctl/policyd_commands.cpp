@@ -169,7 +169,12 @@ int cmdPolicyd(Context& ctx, const std::string& verb, Args args) {
         // print the JSON.
         policyd::LimitSet limits;
         policyd::State state;
-        if (loadLimits(*cfg, limits) && policyd::Journal::loadReadOnly(dir, state)) {
+        auto load = [&] {
+            if (policyd::Journal::loadReadOnly(dir, state)) return true;
+            state = policyd::State();  // the daemon may have replaced a journal while we read: retry once
+            return static_cast<bool>(policyd::Journal::loadReadOnly(dir, state));
+        };
+        if (loadLimits(*cfg, limits) && load()) {
             auto now = std::chrono::system_clock::now();
             return printRows(state.status(limits, spec ? &*spec : nullptr, now), state.pauses());
         }
@@ -184,6 +189,10 @@ int cmdPolicyd(Context& ctx, const std::string& verb, Args args) {
     if (verb == "status") {
         policyd::State state;
         auto r = policyd::Journal::loadReadOnly(dir, state);
+        if (!r) {
+            state = policyd::State();
+            r = policyd::Journal::loadReadOnly(dir, state);
+        }
         if (!r) {
             std::cerr << "rampartctl: rampart-policyd is not running and " << dir << " cannot be read: " << r.error() << "\n";
             return 1;

@@ -2,7 +2,8 @@
 """Rampart demo: a private Postfix on loopback with rampart-milter in front, a loopback DNS server
 publishing the DKIM keys, and an SMTP sink standing in for the Internet. It shows, step by step:
 keys generated and checked against DNS, messages signed with RSA and Ed25519 and verified by two
-independent verifiers, and a message that cannot be signed aligned being refused instead of sent."""
+independent verifiers, a message that cannot be signed aligned being refused instead of sent, and
+rampart-policyd pacing a new mailbox: its warmup cap reached, the deferral text, and its status."""
 import os
 import re
 import sys
@@ -80,11 +81,27 @@ def main():
         show(daemons.rampartctl("dkim", "check", config=conf).stdout)
         show(daemons.rampartctl("check-config", config=conf).stdout)
 
-        step("3. A private Postfix on loopback, rampart-milter on smtpd_milters (default_action = tempfail)")
+        step("3. A private Postfix on loopback: rampart-milter on smtpd_milters, rampart-policyd on check_policy_service")
+        limits = os.path.join(tmp, "limits.conf")
+        with open(limits, "w") as f:
+            f.write("# A new cold mailbox: 3 recipients on its first sending day, then 5, 8, 12...\n"
+                    "[cold-mailbox]\nscope  = mailbox\nwarmup = cold-mailbox\n\n"
+                    "[warmup cold-mailbox]\ndays = 3, 5, 8, 12, 16, 20, 25, 30, 35, 40\n")
+        psock = os.path.join(tmp, "run", "policy.sock")
+        settings.update({"policyd_listen": f"unix:{psock}", "policyd_control_socket": f"unix:{os.path.join(tmp, 'run', 'control.sock')}",
+                         "policyd_limits": limits, "policyd_store": f"journal:{os.path.join(tmp, 'policyd')}",
+                         "policyd_pid_file": ""})
+        daemons.write_config(conf, settings)
+        show(open(limits).read())
         sink = SmtpSink(os.path.join(tmp, "sink")).start()
         milter = daemons.Daemon("rampart-milter", conf, os.path.join(tmp, "milter.log")).start(wait_unix=sock)
         procs.append(milter)
-        postfix = PrivatePostfix(tmp, sink.port, milter_socket=sock).start()
+        policyd = daemons.Daemon("rampart-policyd", conf, os.path.join(tmp, "policyd.log")).start(wait_unix=psock)
+        procs.append(policyd)
+        svc = f"check_policy_service {{ unix:{psock}, timeout=10s }}"
+        postfix = PrivatePostfix(tmp, sink.port, milter_socket=sock, extra_main={
+            "smtpd_recipient_restrictions": svc, "smtpd_end_of_data_restrictions": svc,
+            "smtpd_policy_service_default_action": "451 4.3.0 rampart: pacing service unavailable"}).start()
         procs.append(postfix)
         show(f"smtpd on 127.0.0.1:{postfix.port}, relayhost = the sink on 127.0.0.1:{sink.port}, config in {postfix.conf}")
 
@@ -118,8 +135,20 @@ def main():
         for name, out in results.items():
             show(f"{name}:\n" + textwrap.indent(out, "  "))
 
-        step("7. rampart-milter's log (one line per message, with the queue id)")
+        step("7. Pacing: alice@acme-mail.com is a new mailbox; day 1 of its warmup allows 3 recipients")
+        for n in range(4):
+            code, out = swaks(postfix.port, "alice@acme-mail.com", [f"lead{n}@prospect.example"],
+                              data=message("Alice <alice@acme-mail.com>", f"Intro {n}", to=f"lead{n}@prospect.example"))
+            if code == 0:
+                show(f"message {n + 2} from alice: {GREEN}accepted{END}")
+            else:
+                text = [l for l in out.splitlines() if "rampart:" in l]
+                show(f"message {n + 2} from alice: {RED}deferred{END}: {text[-1].strip() if text else out[-300:]}")
+        show(daemons.rampartctl("status", config=conf).stdout)
+
+        step("8. The logs: one line per message (milter, with the queue id) and per decision (policyd)")
         show("\n".join(l for l in milter.log().splitlines() if re.search(r": (signed|tempfail|passed|accepted):", l)))
+        show("\n".join(l for l in policyd.log().splitlines() if re.search(r"(counted|defer:)", l)))
         print(f"\n{GREEN}{BOLD}Demo complete.{END} (Run with RAMPART_KEEP_TMP=1 to keep {tmp}.)")
     finally:
         for p in reversed(procs):

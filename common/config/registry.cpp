@@ -121,9 +121,10 @@ constexpr KeySpec kKeys[] = {
      "How long a recipient's reserved slot waits for the END-OF-MESSAGE request that commits it; "
      "then it is released (the transaction was aborted or rejected later).",
      kPolicyd, true},
-    {"policyd_refund_window", T::Duration, "1h",
+    {"policyd_refund_window", T::Duration, "10m",
      "How long after END-OF-MESSAGE a message's counts can still be given back by queue id "
-     "(rampart-milter refuses a message, or removes recipients, after Postfix asked the policy).",
+     "(rampart-milter refuses a message, or removes recipients, right after Postfix asked the "
+     "policy). Each message is remembered this long (about 400 bytes), so keep it short.",
      kPolicyd, true},
     {"policyd_mx_timeout", T::Duration, "2s",
      "Longest wait for a recipient domain's MX lookup; after it (or on failure) the recipient domain "

@@ -2,6 +2,8 @@
 // requests, local times in a zone, and a harness that decides + applies like the daemon does.
 #pragma once
 
+#include <cstdio>
+
 #include <date/date.h>
 #include <date/tz.h>
 
@@ -42,11 +44,13 @@ inline std::string diagnostics(const std::string& text, const char* tz = "UTC") 
 }
 
 // "2026-11-22 10:00:00" in zone tz, as a system time.
+// Parsed by hand: date::parse trips g++ 12's -Wmaybe-uninitialized inside date.h at -O2.
 inline SystemTime local(const std::string& text, const char* tz = "UTC") {
-    std::istringstream in(text);
-    date::local_seconds ls;
-    in >> date::parse("%Y-%m-%d %H:%M:%S", ls);
-    REQUIRE_FALSE(in.fail());
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    REQUIRE(std::sscanf(text.c_str(), "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &sec) == 6);
+    date::year_month_day ymd{date::year{y}, date::month{static_cast<unsigned>(mo)}, date::day{static_cast<unsigned>(d)}};
+    REQUIRE(ymd.ok());
+    date::local_seconds ls = date::local_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) + std::chrono::seconds(sec);
     return SystemTime(zone(tz)->to_sys(ls, date::choose::earliest).time_since_epoch());
 }
 
