@@ -50,6 +50,7 @@ struct Transaction {
     bool bodyStarted = false;
     bool headersTooLarge = false;
     unsigned rcptRefused = 0;
+    std::string failure;  // an internal error in a no-reply callback, answered at end-of-message
 };
 
 struct Session {
@@ -58,6 +59,7 @@ struct Session {
     std::string clientName;
     std::string daemonName;
     std::unique_ptr<Transaction> tx;
+    std::string failure;  // an internal error at connect (no reply there), answered at end-of-message
     bool leadingSpace() const { return (steps & SMFIP_HDR_LEADSPC) != 0; }
 };
 
@@ -137,6 +139,30 @@ sfsistat guarded(SMFICTX* ctx, const char* where, F&& f) noexcept {
 
 sfsistat noReply(const Session* s, unsigned long bit) { return (s && (s->steps & bit)) ? SMFIS_NOREPLY : SMFIS_CONTINUE; }
 
+// For callbacks negotiated without a reply (connect, MAIL, headers, end of headers, body): an
+// internal error cannot be answered there, so it is remembered and answered at end-of-message; the
+// message never passes half-processed.
+template <typename F>
+sfsistat guardedNoReply(SMFICTX* ctx, const char* where, unsigned long bit, F&& f) noexcept {
+    std::string what;
+    try {
+        return f();
+    } catch (const std::exception& e) {
+        what = e.what();
+    } catch (...) {
+        what = "unknown exception";
+    }
+    try {
+        Session* s = session(ctx);
+        if (s && !(s->steps & bit)) return internalError(ctx, where, what.c_str());  // a reply is possible
+        log::error(qid(s) + ": internal error in " + where + ": " + what + " (answered at end of message)");
+        if (s) (s->tx ? s->tx->failure : s->failure) = std::string(where) + ": " + what;
+        return noReply(s, bit);
+    } catch (...) {
+        return SMFIS_TEMPFAIL;
+    }
+}
+
 sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
     return guarded(ctx, "negotiate", [&]() -> sfsistat {
@@ -147,8 +173,14 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
             return SMFIS_REJECT;
         }
         *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM | SMFIF_SETSYMLIST);
-        const unsigned long wanted = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_CONN | SMFIP_NR_MAIL |
-                                     SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_HDR_LEADSPC | SMFIP_SKIP;
+        // No replies where we never refuse (connect, MAIL, headers, end of headers, body chunks: a
+        // reply is a round trip, and libmilter hands each round trip between threads). Body chunks
+        // of mail we do not touch are read and dropped: cheaper than a SKIP round trip. RCPT is not
+        // even sent while no stage looks at recipients (decided per connection, from the current
+        // configuration).
+        unsigned long wanted = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_CONN | SMFIP_NR_MAIL |
+                               SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_HDR_LEADSPC;
+        if (!gRuntime->get()->pipeline->wantsRecipients()) wanted |= SMFIP_NORCPT;
         *pf1 = f1 & wanted;
         *pf2 = 0;
         *pf3 = 0;
@@ -165,7 +197,7 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
 }
 
 sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
-    return guarded(ctx, "connect", [&]() -> sfsistat {
+    return guardedNoReply(ctx, "connect", SMFIP_NR_CONN, [&]() -> sfsistat {
         Session* s = ensureSession(ctx);
         s->clientName = hostname ? hostname : "";
         s->clientAddress.clear();
@@ -185,10 +217,11 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
 }
 
 sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {
-    return guarded(ctx, "MAIL FROM", [&]() -> sfsistat {
+    return guardedNoReply(ctx, "MAIL FROM", SMFIP_NR_MAIL, [&]() -> sfsistat {
         Session* s = ensureSession(ctx);
         s->tx = std::make_unique<Transaction>();
         Transaction& tx = *s->tx;
+        tx.failure = s->failure;
         tx.rt = gRuntime->get();
         Envelope& env = tx.msg.envelope;
         env.clientAddress = s->clientAddress;
@@ -229,7 +262,7 @@ sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) {
 }
 
 sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
-    return guarded(ctx, "header", [&]() -> sfsistat {
+    return guardedNoReply(ctx, "header", SMFIP_NR_HDR, [&]() -> sfsistat {
         Session* s = session(ctx);
         if (!s || !s->tx) return noReply(s, SMFIP_NR_HDR);
         Transaction& tx = *s->tx;
@@ -247,7 +280,7 @@ sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
 }
 
 sfsistat onEoh(SMFICTX* ctx) {
-    return guarded(ctx, "end of headers", [&]() -> sfsistat {
+    return guardedNoReply(ctx, "end of headers", SMFIP_NR_EOH, [&]() -> sfsistat {
         Session* s = session(ctx);
         if (s && s->tx) {
             std::string q = macro(ctx, "i");
@@ -258,20 +291,18 @@ sfsistat onEoh(SMFICTX* ctx) {
 }
 
 sfsistat onBody(SMFICTX* ctx, unsigned char* data, size_t len) {
-    return guarded(ctx, "body", [&]() -> sfsistat {
+    return guardedNoReply(ctx, "body", SMFIP_NR_BODY, [&]() -> sfsistat {
         Session* s = session(ctx);
-        if (!s || !s->tx) return SMFIS_CONTINUE;
+        if (!s || !s->tx) return noReply(s, SMFIP_NR_BODY);
         Transaction& tx = *s->tx;
-        if (!tx.msg.envelope.ours || tx.headersTooLarge) {
-            return (s->steps & SMFIP_SKIP) ? SMFIS_SKIP : SMFIS_CONTINUE;
-        }
+        if (!tx.msg.envelope.ours || tx.headersTooLarge) return noReply(s, SMFIP_NR_BODY);
         if (!tx.bodyStarted) {
             tx.run = tx.rt->pipeline->start(tx.msg.envelope);
             tx.bodyStarted = true;
         }
         tx.msg.bodyBytes += len;
         tx.run.onBody(std::string_view(reinterpret_cast<const char*>(data), len));
-        return SMFIS_CONTINUE;
+        return noReply(s, SMFIP_NR_BODY);
     });
 }
 
@@ -321,7 +352,9 @@ bool applyEdits(SMFICTX* ctx, const Session& s, const EditList& edits, std::stri
     return true;
 }
 
-std::string describe(const Envelope& env) {
+std::string describe(const Envelope& env, const Session& s) {
+    // With SMFIP_NORCPT negotiated the MTA does not tell us the recipients.
+    if (s.steps & SMFIP_NORCPT) return "from=<" + env.sender + ">";
     return "from=<" + env.sender + "> rcpts=" + std::to_string(env.recipients.size());
 }
 
@@ -334,9 +367,15 @@ sfsistat onEom(SMFICTX* ctx) {
         if (!q.empty()) tx.msg.envelope.queueId = q;
         const Envelope& env = tx.msg.envelope;
         gStats->count("messages");
+        if (!tx.failure.empty()) {
+            std::string f = tx.failure;
+            sfsistat r = internalError(ctx, "an earlier step", f.c_str());  // reads the runtime's policy
+            s->tx.reset();
+            return r;
+        }
         if (!env.ours) {
             gStats->count("passed");
-            log::info(qid(s) + ": passed: " + describe(env) + ": " + env.oursReason);
+            log::info(qid(s) + ": passed: " + describe(env, *s) + ": " + env.oursReason);
             s->tx.reset();
             return SMFIS_CONTINUE;
         }
@@ -344,7 +383,7 @@ sfsistat onEom(SMFICTX* ctx) {
             gStats->count("tempfailed");
             std::string text = "rampart: header block larger than milter_header_size_limit (" +
                                std::to_string(tx.rt->headerSizeLimit) + " bytes); not signed";
-            log::warning(qid(s) + ": tempfail: " + describe(env) + ": " + text);
+            log::warning(qid(s) + ": tempfail: " + describe(env, *s) + ": " + text);
             setReply(ctx, "451", "4.3.4", text);
             s->tx.reset();
             return SMFIS_TEMPFAIL;
@@ -360,7 +399,7 @@ sfsistat onEom(SMFICTX* ctx) {
             gStats->count(v.kind == Verdict::Kind::Tempfail ? "tempfailed"
                           : v.kind == Verdict::Kind::Reject ? "rejected"
                                                             : "discarded");
-            log::info(qid(s) + ": " + kind + ": " + describe(env) + " " + env.oursReason + ": " + v.code + " " + v.xcode +
+            log::info(qid(s) + ": " + kind + ": " + describe(env, *s) + " " + env.oursReason + ": " + v.code + " " + v.xcode +
                       " " + v.text + (notes.empty() ? "" : " [" + notes + "]"));
             sfsistat rc = v.kind == Verdict::Kind::Tempfail ? SMFIS_TEMPFAIL
                           : v.kind == Verdict::Kind::Reject ? SMFIS_REJECT
@@ -374,7 +413,7 @@ sfsistat onEom(SMFICTX* ctx) {
         if (!applyEdits(ctx, *s, edits, failed)) {
             gStats->count("errors");
             gStats->count("tempfailed");
-            log::error(qid(s) + ": tempfail: " + describe(env) + ": the MTA refused " + failed);
+            log::error(qid(s) + ": tempfail: " + describe(env, *s) + ": the MTA refused " + failed);
             setReply(ctx, "451", "4.3.0", "rampart: could not apply message changes (" + failed + "), try again later");
             s->tx.reset();
             return SMFIS_TEMPFAIL;
@@ -384,7 +423,7 @@ sfsistat onEom(SMFICTX* ctx) {
         } else {
             gStats->count("unsigned");
         }
-        log::info(qid(s) + ": " + (tx.notes.signedDomains.empty() ? "accepted" : "signed") + ": " + describe(env) + " " +
+        log::info(qid(s) + ": " + (tx.notes.signedDomains.empty() ? "accepted" : "signed") + ": " + describe(env, *s) + " " +
                   env.oursReason + (notes.empty() ? "" : ": " + notes));
         s->tx.reset();
         return SMFIS_CONTINUE;

@@ -57,6 +57,13 @@ Verdict Pipeline::onEndOfMessage(Message& msg, MessageRun& run, Notes& notes) co
     return Verdict::proceed();
 }
 
+bool Pipeline::wantsRecipients() const {
+    for (const auto& s : stages_) {
+        if (s->wantsRecipients()) return true;
+    }
+    return false;
+}
+
 std::vector<std::string_view> Pipeline::stageNames() const {
     std::vector<std::string_view> out;
     for (const auto& s : stages_) out.push_back(s->name());

@@ -29,6 +29,7 @@ public:
     MessageRun start(const Envelope& env) const;
     Verdict onEndOfMessage(Message& msg, MessageRun& run, Notes& notes) const;
     std::vector<std::string_view> stageNames() const;
+    bool wantsRecipients() const;
 
 private:
     std::vector<std::unique_ptr<Stage>> stages_;

@@ -61,6 +61,9 @@ class Stage {
 public:
     virtual ~Stage() = default;
     virtual std::string_view name() const = 0;
+    // Whether onRecipient() does anything: when no stage needs recipients, the adapter asks the MTA
+    // not to send RCPT at all (one round trip less per message).
+    virtual bool wantsRecipients() const { return false; }
     // RCPT time, once per recipient of our users' mail. Reject/Tempfail refuse that recipient only.
     virtual Verdict onRecipient(const Envelope& /*env*/, std::string_view /*rcpt*/, Notes& /*notes*/) const {
         return Verdict::proceed();
