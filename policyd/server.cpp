@@ -203,9 +203,29 @@ private:
         if (req.protocolState == "RCPT") {
             if (!req.instance.empty() && req.instance != lastInstance_) {
                 // Postfix runs one transaction at a time per smtpd process (one policy connection):
-                // a new instance means the previous one ended; what it did not commit is released.
-                if (!lastInstance_.empty() && server_.state_.release(lastInstance_)) ++server_.counters_.releases;
+                // a new instance means the previous one ended; what it did not commit is released
+                // (only if this connection made it: instances are not shared, but a client could).
+                auto prev = server_.txOwner_.find(lastInstance_);
+                if (!lastInstance_.empty() && prev != server_.txOwner_.end() && prev->second.connection == id_) {
+                    if (server_.state_.release(lastInstance_)) ++server_.counters_.releases;
+                    server_.txOwner_.erase(prev);
+                }
                 lastInstance_ = req.instance;
+            }
+            // A transaction has one sender. An instance reused by another sender (a load
+            // generator's warm-up request, an Exim ACL with a poor instance) means the first
+            // transaction is over: release it, so END-OF-MESSAGE cannot commit one sender's slot
+            // and release another's.
+            if (!req.instance.empty()) {
+                auto& owner = server_.txOwner_[req.instance];
+                std::string sender = util::toLower(req.sender);
+                if (owner.connection != 0 && owner.sender != sender && server_.state_.release(req.instance)) {
+                    ++server_.counters_.releases;
+                    log::info("instance " + req.instance + " reused by another sender; released what <" +
+                              owner.sender + "> had reserved in it");
+                }
+                owner.sender = std::move(sender);
+                owner.connection = id_;
             }
             bool needProvider = rt->limits->needsProvider() || server_.state_.pausesNeedProvider();
             std::string domain = domainOf(req.recipient);
@@ -245,6 +265,7 @@ private:
                           " (instance " + req.instance + ")");
             }
             if (req.instance == lastInstance_) lastInstance_.clear();
+            server_.txOwner_.erase(req.instance);
             queue("DUNNO", res.found);
             return;
         }
@@ -539,6 +560,12 @@ void PolicyServer::housekeeping() {
             counters_.releases += ex.releasedReservations;
             log::info("released " + std::to_string(ex.releasedReservations) +
                       " reservation(s) that no END-OF-MESSAGE claimed within policyd_reservation_timeout");
+        }
+        // Forget the senders of transactions whose reservations are gone (released or expired).
+        if (txOwner_.size() > 2 * state_.reservationCount() + 1000) {
+            for (auto it = txOwner_.begin(); it != txOwner_.end();) {
+                it = state_.reservation(it->first) ? std::next(it) : txOwner_.erase(it);
+            }
         }
         if (journal_) {
             journal_->append(state_);

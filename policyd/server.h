@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,11 @@ private:
     std::vector<std::unique_ptr<GenericAcceptor>> controlAcceptors_;
     std::vector<std::string> unixPaths_;
     std::set<std::shared_ptr<Connection>> connections_;
+    struct TxOwner {
+        std::string sender;
+        uint64_t connection = 0;
+    };
+    std::unordered_map<std::string, TxOwner> txOwner_;  // open instance -> its sender and connection
     std::vector<std::shared_ptr<Connection>> pendingFlush_;
     bool flushScheduled_ = false;
     boost::asio::steady_timer housekeepingTimer_;

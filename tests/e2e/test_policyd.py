@@ -323,6 +323,20 @@ class PolicyDaemon(unittest.TestCase):
             self.assertTrue(c.ask({"request": "rampart_refund", "queue_id": "NOSUCH"}).startswith("DUNNO"))
             self.assertEqual(c.ask(policy.rcpt("ref@acme.test", "late@example.test", "rf10")), "DUNNO")
 
+    def test_an_instance_reused_by_another_sender_steals_no_slot(self):
+        # END-OF-MESSAGE of sender B must not commit sender A's reservation (and release B's) because
+        # a client reused the instance: an RCPT of another sender ends A's transaction. Found with
+        # policyload, whose untimed warm-up request shares its instance with the first measured one.
+        with policy.Connection(self.addr()) as c:
+            self.assertEqual(c.ask(policy.rcpt("warm@acme.test", "same@example.test", "dup")), "DUNNO")
+            for i in range(5):
+                inst = "dup" if i == 0 else f"dup{i}"
+                self.assertEqual(c.ask(policy.rcpt("real@acme.test", "same@example.test", inst)), "DUNNO")
+                self.assertEqual(c.ask(policy.eom(inst, f"DQ{i}", recipient="same@example.test")), "DUNNO")
+            self.assertIn("reached cap 5/day", c.ask(policy.rcpt("real@acme.test", "x@example.test", "dup9")))
+        rows = json.loads(policy.control(self.ctl, "status\tmailbox=real@acme.test").split("\n", 1)[1])["scopes"]
+        self.assertEqual([(r["count"], r["reserved"]) for r in rows], [(5, 0)])
+
     def test_monitor_only_counts_and_logs_but_never_defers(self):
         self.d.stop()
         self.settings["policyd_monitor_only"] = "yes"
