@@ -2,6 +2,8 @@
 // on a background thread (slow: the disk). See journal.h for the contract and the file layout.
 #include "policyd/journal.h"
 
+#include <sys/wait.h>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -449,6 +451,7 @@ util::Result<bool> Journal::openGeneration(uint64_t gen) {
 }
 
 Journal::~Journal() {
+    reapSnapshotChild(true);
     if (fd_ >= 0) {
         (void)flush();
         ::fdatasync(fd_);
@@ -496,20 +499,42 @@ util::Result<bool> Journal::sync() {
     return true;
 }
 
+void Journal::reapSnapshotChild(bool wait) {
+    if (snapshotChild_ <= 0) return;
+    int status = 0;
+    pid_t r = ::waitpid(snapshotChild_, &status, wait ? 0 : WNOHANG);
+    if (r == 0) return;  // still writing
+    if (r == snapshotChild_ && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        removeJournalsBefore(dir_, snapshotChildGen_);
+    } else {
+        // The previous snapshot and every journal since stay: recovery replays them all.
+        std::lock_guard lock(shared_->mu);
+        shared_->error = "snapshot of generation " + std::to_string(snapshotChildGen_) + " failed (" +
+                         (r < 0 ? errnoText() : "child status " + std::to_string(status)) +
+                         "); the journals it would replace are kept";
+    }
+    snapshotChild_ = 0;
+}
+
 bool Journal::maybeSnapshot(State& state, util::SystemTime now) {
     if (!haveLastSnapshot_) {
         lastSnapshot_ = now;
         haveLastSnapshot_ = true;
     }
+    reapSnapshotChild(false);
     bool big = journalBytes_ >= options_.snapshotBytes;
     bool old = now - lastSnapshot_ >= options_.snapshotInterval && journalBytes_ > kFileHeader;
     if (!big && !old) return false;
+    if (snapshotChild_ > 0) return false;
     {
         std::lock_guard lock(shared_->mu);
         if (shared_->jobBusy) return false;
     }
-    // The snapshot of generation G+1 is the state at the end of journal G: flush G completely,
-    // encode (in memory, on the loop), then write G+1 while the thread writes the snapshot.
+    // The snapshot of generation G+1 is the state at the end of journal G: flush G completely and
+    // start G+1, then fork. The child holds a copy-on-write image of the state as of that instant
+    // and encodes, writes, fsyncs and renames the snapshot while the loop goes on serving: encoding
+    // a large state on the loop stalled it for up to a second (measured: 70 MB, 920 ms). Records are
+    // absolute, so snapshot G+1 plus journal G+1 is the state whenever the child finishes.
     append(state);
     auto f = flush();
     auto fail = [&](const std::string& e) {
@@ -519,20 +544,33 @@ bool Journal::maybeSnapshot(State& state, util::SystemTime now) {
     };
     if (!f) return fail(f.error());
     uint64_t gen = generation_ + 1;
-    std::string data = encodeSnapshot(state, gen);
     auto o = openGeneration(gen);
     if (!o) return fail(o.error());
+    lastSnapshot_ = now;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        // The child: only this thread exists here. glibc keeps malloc usable after fork.
+        auto w = writeSnapshotFile(dir_, encodeSnapshot(state, gen));
+        ::_exit(w ? 0 : 1);
+    }
+    if (pid > 0) {
+        snapshotChild_ = pid;
+        snapshotChildGen_ = gen;
+        return true;
+    }
+    // fork failed (no memory for page tables): encode here and let the thread write it.
+    std::string data = encodeSnapshot(state, gen);
     {
         std::lock_guard lock(shared_->mu);
         shared_->job = std::make_pair(std::move(data), gen);
         shared_->jobBusy = true;
     }
     shared_->cv.notify_all();
-    lastSnapshot_ = now;
     return true;
 }
 
 util::Result<bool> Journal::snapshotNow(State& state) {
+    reapSnapshotChild(true);  // never two writers of snapshot.tmp
     {
         // Never two writers of snapshot.tmp: wait for a snapshot the thread is writing.
         std::unique_lock lock(shared_->mu);

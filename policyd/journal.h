@@ -110,6 +110,11 @@ class Journal {
     std::string pending_;
     util::SystemTime lastSnapshot_{};
     bool haveLastSnapshot_ = false;
+    // A forked child writing a snapshot (0: none), and the generation it starts.
+    pid_t snapshotChild_ = 0;
+    uint64_t snapshotChildGen_ = 0;
+    // Reaps a finished snapshot child; `wait`: block until it ends.
+    void reapSnapshotChild(bool wait);
     LoadReport report_;
     std::shared_ptr<Shared> shared_;
     std::thread thread_;
