@@ -7,10 +7,14 @@ import sys
 
 rows = collections.defaultdict(list)
 rss = []
+paced = []
 for line in open(sys.argv[1]):
     f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
     if line.startswith("rss "):
         rss.append(f)
+        continue
+    if line.startswith("paced "):
+        paced.append(f)
         continue
     rows[(f["peer"], f["workload"], int(f["conc"]))].append(f)
 
@@ -42,3 +46,6 @@ for wl in ("mixed", "under-cap", "race"):
                   f"{ratio('policyd-rate-limit-memory')} | {cpu_us:.1f} | {med(rs, 'p50_ms'):.2f} | {med(rs, 'p99_ms'):.2f} | {ok} |")
 for r in rss:
     print(f"\nrampart-policyd with {r['scopes']} scope keys: VmRSS {int(r['vmrss_kb']) / 1024:.1f} MB, peak {int(r['vmhwm_kb']) / 1024:.1f} MB")
+for p in paced:
+    print(f"\nrampart-policyd paced at {p['target']} decisions/s (half the peak) on {p['conns']} connections: "
+          f"p50 {p['p50_ms']} ms, p99 {p['p99_ms']} ms, max {p['max_ms']} ms ({p['late_sends']} sends late by the client)")

@@ -21,6 +21,8 @@ SHARED=${RAMPART_SHARED_BENCH:-$TOP/../shared/bench}
 PL=$(cd "$SHARED" && pwd)/policyload
 REQS=${REQS:-30000}; CONCS=${CONCS:-"1 8 32"}; REPS=${REPS:-2}
 [ "${1:-}" = --quick ] && { REQS=6000; REPS=1; }
+PEERS=${PEERS:-"rampart postfwd prl-sqlite prl-memory"}   # a subset continues an interrupted run (RAW=file)
+want() { case " $PEERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 "$TOP/scripts/setup.sh" >/dev/null
 for p in postfwd policyd-rate-limit; do
@@ -36,7 +38,7 @@ cmake --build "$BUILD" -j "$(nproc)" --target rampart-policyd rampartctl >/dev/n
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 W=$HERE/run/policy; rm -rf "$W"; mkdir -p "$W"; chmod 755 "$HERE/run" "$W"
-RAW=$HERE/results/policy-$STAMP.raw; OUT=$HERE/results/policy-$STAMP.md; : > "$RAW"
+RAW=${RAW:-$HERE/results/policy-$STAMP.raw}; OUT=${RAW%.raw}.md; touch "$RAW"
 HZ=$(getconf CLK_TCK)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -92,9 +94,10 @@ log_level = warning
 C
 "$BUILD/policyd/rampart-policyd" -c "$W/rampart/rampart.conf" --foreground 2>> "$W/rampart/log" &
 RP=$!; PIDS+=($RP); waitport 25099
-suite rampart-policyd "$RP" "unix:$W/rampart/policy.sock"
+want rampart && suite rampart-policyd "$RP" "unix:$W/rampart/policy.sock"
 
 # ---- postfwd2 (fixed windows per sender, in memory)
+if want postfwd; then
 mkdir -p "$W/postfwd"; chown nobody:nogroup "$W/postfwd"
 cat > "$W/postfwd/postfwd.cf" <<'P'
 id=RATE_HOUR; protocol_state==RCPT; sender=~.+
@@ -111,6 +114,7 @@ PF=$(cat "$W/postfwd/pid")
 suite postfwd2 "$PF" "inet:127.0.0.1:25040"
 postfwd2 --kill --pidfile "$W/postfwd/pid" -f "$W/postfwd/postfwd.cf" --cache_proto unix --cache_port "$W/postfwd/cache.sock" >/dev/null 2>&1 || true
 for p in $(tree "$PF"); do kill "$p" 2>/dev/null || true; done
+fi
 
 # ---- policyd-rate-limit (sliding window in SQLite, or in memory)
 prl() {   # name port database
@@ -147,21 +151,31 @@ Y
         policyd-rate-limit -f "$d/prl.yaml" > "$d/out" 2>&1 &
     fi
     local pid=$!; PIDS+=($pid); waitport "$2"; sleep 0.5
-    local spid; spid=$(ps -o pid= --ppid "$pid" | head -1 | tr -d ' '); [ -n "$spid" ] || spid=$pid
+    local spid; spid=$(ps -o pid= --ppid "$pid" | head -1 | tr -d ' ' || true); [ -n "$spid" ] || spid=$pid
     suite "$1" "$pid" "inet:127.0.0.1:$2"
     kill -USR1 "$spid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true
 }
-prl policyd-rate-limit-sqlite 25041 "$W/policyd-rate-limit-sqlite/db/db.sqlite3"
-prl policyd-rate-limit-memory 25042 ":memory:"
+want prl-sqlite && prl policyd-rate-limit-sqlite 25041 "$W/policyd-rate-limit-sqlite/db/db.sqlite3"
+want prl-memory && prl policyd-rate-limit-memory 25042 ":memory:"
 
-# ---- rampart-policyd memory with 100,000 active scope keys (each sender is one key per limit)
-"$PL" -s "unix:$W/rampart/policy.sock" -c 8 --eom -n 100000 -t 120 --senders 100000 \
-    --sender-prefix "k$STAMP." > "$W/keys.out" 2>&1 || true
-RSS=$(awk '/VmRSS/{print $2}' /proc/$RP/status); HWM=$(awk '/VmHWM/{print $2}' /proc/$RP/status)
-SCOPES=$(printf 'stats\n' | timeout 5 python3 -c '
+# ---- rampart-policyd alone, fresh state: memory with 100,000 active scope keys (50,000 senders x
+# 2 limits), then latency at concurrency 32 paced at half the peak rate measured above.
+if want rampart; then
+kill "$RP"; wait "$RP" 2>/dev/null || true
+rm -rf "$W/rampart/state"
+"$BUILD/policyd/rampart-policyd" -c "$W/rampart/rampart.conf" --foreground 2>> "$W/rampart/log" &
+RP=$!; PIDS+=($RP); waitport 25099
+"$PL" -s "unix:$W/rampart/policy.sock" -c 8 --eom -n 50000 -t 120 --senders 50000 --sender-prefix "k$STAMP." > "$W/keys.out" 2>&1 || true
+SCOPES=$(python3 -c '
 import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"stats\n")
 print(s.makefile().read().split("scopes=")[1].split()[0])' "$W/rampart/control.sock" 2>/dev/null || echo "?")
+RSS=$(awk '/VmRSS/{print $2}' /proc/$RP/status); HWM=$(awk '/VmHWM/{print $2}' /proc/$RP/status)
 echo "rss peer=rampart-policyd scopes=$SCOPES vmrss_kb=$RSS vmhwm_kb=$HWM" >> "$RAW"
+g++ -O2 -std=c++20 -pthread -o "$W/pacedload" "$HERE/pacedload.cpp"
+PEAK=$(awk '/peer=rampart-policyd workload=under-cap conc=32 /{for(i=1;i<=NF;i++) if($i ~ /^rate=/){split($i,a,"="); if(a[2]>m) m=a[2]}} END{printf "%d", m}' "$RAW")
+[ "${PEAK:-0}" -gt 0 ] || PEAK=20000
+"$W/pacedload" "unix:$W/rampart/policy.sock" $((PEAK / 2)) 10 32 | sed 's/^PACED /paced peer=rampart-policyd /' >> "$RAW"
+fi
 
 /usr/bin/python3 "$HERE/policy_table.py" "$RAW" | tee "$OUT"
 echo "results: $OUT (raw: $RAW)"
