@@ -73,6 +73,102 @@ constexpr KeySpec kKeys[] = {
      "How often rampart-milter logs one line with its counters (also on SIGUSR1). 0s: only on SIGUSR1.",
      kMilter, true},
 
+    {"milter_refund_socket", T::String, "unix:/run/rampart/policyd.sock",
+     "Where rampart-milter tells rampart-policyd the queue id of a message it refused (or the "
+     "recipients it removed) after Postfix's END-OF-MESSAGE policy check, so the pacing counts only "
+     "what was sent: unix:/path or inet:HOST:PORT of policyd_listen. Empty: no refunds (no policyd).",
+     kMilter, true},
+
+    // ------------------------------------------------------------------ header hygiene (rampart-milter)
+    {"hygiene_rules", T::List, "",
+     "Per-rule actions that differ from the defaults, as RULE=ACTION (e.g. \"date=warn, "
+     "strip-headers=off\"). Rules and their actions: docs/hygiene.md; ACTION is reject, fix, strip, "
+     "warn or off, as the rule allows.",
+     kMilter, true},
+    {"hygiene_dry_run", T::Bool, "no",
+     "Log what the hygiene rules would change or refuse, and change nothing: to try them on live mail.",
+     kMilter, true},
+    {"hygiene_strip_headers", T::List,
+     "X-Originating-IP, X-Mailer, User-Agent, X-PHP-Originating-Script, X-PHP-Script, X-Source, "
+     "X-Source-Args, X-Source-Dir, X-Enigmail, X-Forwarded-For",
+     "Header fields that leak infrastructure and are removed from our users' mail (rule "
+     "strip-headers); a trailing * matches a prefix (X-Source*).",
+     kMilter, true},
+    {"hygiene_internal_domains", T::List, ".local, .lan, .internal, .localdomain, .home, .corp, localhost",
+     "Message-ID right-hand sides that leak an internal host name (rule message-id-internal): a "
+     "leading dot matches the suffix; names without a dot and IP literals always count.",
+     kMilter, true},
+    {"hygiene_message_id_domain", T::String, "",
+     "Domain of the Message-IDs Rampart generates or repairs. Empty: the From header's domain.",
+     kMilter, true},
+    {"hygiene_header_size_limit", T::Size, "256k",
+     "Largest header block of a message that is passed on (rule header-size; Gmail refuses headers "
+     "over 500 KB and Yahoo \"header too big\").",
+     kMilter, true},
+
+    // ------------------------------------------------------------------ one-click unsubscribe
+    {"unsubscribe_url", T::String, "",
+     "Base of the one-click unsubscribe links added to our users' single-recipient mail, e.g. "
+     "https://unsub.example.com/u/ (the token is appended); an HTTPS reverse proxy forwards it to "
+     "unsubscribe_listen. Empty: no links, unless unsubscribe_domains names the From domain.",
+     kMilter, true},
+    {"unsubscribe_mailto", T::String, "",
+     "Address for mailto: unsubscribe requests (List-Unsubscribe's second URI), delivered to "
+     "`rampartctl ingest` by a Postfix pipe transport. Empty: no mailto URI.",
+     kMilter, true},
+    {"unsubscribe_domains", T::Table, "",
+     "Per From domain values: lines \"DOMAIN URL-BASE [MAILTO-ADDRESS]\" (DOMAIN may be *.example.com).",
+     kMilter, true, "file"},
+    {"unsubscribe_secret", T::String, "",
+     "Secret that seals unsubscribe tokens and reference stamps (AES-256-GCM): a literal, or "
+     "file:/path with \"ID SECRET\" lines, the first sealing new tokens and all opening old ones "
+     "(rotation). Keep the configuration file unreadable by others if the secret is literal.",
+     kMilter | kPolicyd | kCtl, true},
+    {"unsubscribe_token_lifetime", T::Duration, "365d",
+     "How long an unsubscribe link or a reference stamp stays valid after the message was sent.",
+     kMilter | kPolicyd | kCtl, true},
+    {"unsubscribe_listen", T::Listen, "inet:127.0.0.1:8026",
+     "Where rampart-policyd serves the RFC 8058 one-click endpoint (POST /u/TOKEN; GET shows a "
+     "confirmation page), behind the user's HTTPS reverse proxy. Used when unsubscribe_secret is set.",
+     kPolicyd, false},
+    {"reference_header", T::String, "X-Rampart-Ref",
+     "Header field with an opaque, authenticated reference (tenant, From domain, recipient) added to "
+     "our users' single-recipient mail and covered by the DKIM signature, so bounce and complaint "
+     "reports can be mapped back even when they redact the recipient. Empty: none.",
+     kMilter, true},
+
+    // ------------------------------------------------------------------ suppression lists
+    {"suppression_list", T::Table, "sqlite:/var/lib/rampart/suppression.db",
+     "The suppression list (addresses and domains not to be mailed, with reason, scope and expiry, "
+     "and an audit trail). rampart-milter and rampart-policyd follow its changes within a second.",
+     kAll, false, "sqlite"},
+    {"suppression_case_sensitive", T::Bool, "no",
+     "Compare local parts case-sensitively (RFC 5321 allows it; in practice no mailbox depends on it).",
+     kAll, true},
+    {"suppression_fold_gmail", T::Bool, "yes",
+     "For gmail.com and googlemail.com, ignore dots and +tags in the local part (Gmail delivers "
+     "them to the same mailbox).",
+     kAll, true},
+    {"tenant_map", T::Table, "",
+     "Customers: lines \"PATTERN TENANT\" mapping SASL logins (or envelope senders) to tenants for "
+     "tenant-scoped suppression; a login without an entry is its own tenant.",
+     kAll, true, "file|refile"},
+
+    // ------------------------------------------------------------------ bounce and complaint ingestion
+    {"ingest_rules", T::Table, "",
+     "Extra bounce classification rules (\"CATEGORY /regex/\" lines, tried before the built-in ones).",
+     kCtl, true, "file"},
+    {"ingest_soft_bounce_limit", T::Integer, "3",
+     "Soft bounces (mailbox full, temporary failures) of one address within ingest_soft_bounce_window "
+     "that suppress it.",
+     kCtl, true, {}, 1, 1000},
+    {"ingest_soft_bounce_window", T::Duration, "15d",
+     "The window of ingest_soft_bounce_limit.",
+     kCtl, true},
+    {"ingest_hard_bounce_expiry", T::Duration, "365d",
+     "How long a hard bounce suppresses an address (0s: for ever).",
+     kCtl, true},
+
     // ------------------------------------------------------------------ rampart-policyd
     {"policyd_listen", T::ListenList, "unix:/run/rampart/policyd.sock",
      "Where rampart-policyd answers policy requests: one or more of unix:/path and inet:HOST:PORT, "
