@@ -3,6 +3,7 @@
 // has an id, a documented reason, a default action, and a reply text that mirrors the providers' own
 // wording so users recognise it. Actions: reject (550 at end of message), fix (repair), strip (remove
 // header fields), warn (log only), off. hygiene_dry_run logs what would change and changes nothing.
+// The reference page is docs/hygiene.md.
 //
 // Rules (id: default action — what):
 //   from                 reject  exactly one From header field                 (RFC 5322 3.6; Gmail 5.7.1)
@@ -13,19 +14,27 @@
 //                                missing or malformed (several: reject)
 //   message-id-internal  fix     a Message-ID right-hand side that leaks an internal host name
 //                                (no dot, .local, .lan, .internal, an IP literal...) is replaced
-//   duplicate-headers    reject  at most one Subject, To, Cc, Reply-To, Sender, In-Reply-To,
-//                                References, MIME-Version, Content-Type
+//   duplicate-headers    reject  at most one Subject, To, Cc, Bcc, Reply-To, Sender, In-Reply-To,
+//                                References, MIME-Version, Content-Type, Content-Transfer-Encoding,
+//                                List-Id, Feedback-ID (List-Unsubscribe: the stamp stage's)
 //   line-length          fix     header lines over 998 octets are refolded at whitespace; a line
 //                                that cannot be refolded is refused
-//   header-size          reject  the header block stays under hygiene_header_size_limit
+//   header-size          reject  the header block stays under hygiene_header_size_limit and 5,000
+//                                fields (552 5.3.4, as Gmail answers)
 //   8bit-headers         fix     raw 8-bit in header fields without SMTPUTF8: RFC 2047-encoded where
 //                                that is legal (Subject, unstructured fields, display names),
-//                                refused where it is not (addresses)
+//                                IDNA A-labels for domains, refused where neither is possible
+//                                (address local parts, other structured fields)
 //   strip-headers        strip   infrastructure leaks: hygiene_strip_headers (X-Originating-IP,
 //                                X-Mailer, User-Agent, X-PHP-Originating-Script, ...)
 //   private-received     strip   client-supplied Received fields from private or loopback addresses
 //   forged-auth          strip   client-supplied Authentication-Results, DKIM-Signature, ARC-*
 //   mime-version         fix     MIME-Version: 1.0 added when Content-Type is present without it
+//
+// Every edit goes through Message, so the stages after this one (DKIM last) see the repaired block.
+// Each applied rule adds one note ("hygiene: added Date", "hygiene: stripped X-Mailer (2)"); warn adds
+// "hygiene: warn RULE: ..."; in dry run the notes say "hygiene: would fix|strip|reject RULE: ..." and
+// the stage answers Continue without editing. Time comes only from the injected clock.
 #pragma once
 
 #include <chrono>
@@ -60,6 +69,9 @@ struct HygieneSettings {
     uint64_t headerSizeLimit = 256 * 1024;
     // Parses hygiene_rules ("id=action, ..."), reporting unknown ids and actions a rule cannot take.
     static HygieneSettings fromConfig(const config::Config& cfg, config::Diagnostics& diags);
+    // Every rule at its default action, the registry defaults for the lists (for tests and tools).
+    static HygieneSettings defaults();
+    RuleAction action(std::string_view ruleId) const;  // Off for an unknown id
 };
 
 class HygieneStage final : public Stage {
