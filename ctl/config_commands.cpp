@@ -5,6 +5,8 @@
 
 #include "config/docs.h"
 #include "ctl/ctl.h"
+#include "feedback/report.h"
+#include "suppression/suppression.h"
 #include "milter/runtime.h"
 #include "policyd/server.h"
 
@@ -33,6 +35,26 @@ int cmdCheckConfig(Context& ctx, const Args& args) {
             summary += "\n  rampart-policyd: " + std::to_string(prt->limits->limits().size()) + " limits, " +
                        std::to_string(prt->limits->warmups().size()) + " warmup schedules from " +
                        cfg->str("policyd_limits");
+        }
+        // Bounce classification rules (rampartctl ingest) and the suppression list.
+        if (const auto& rules = cfg->table("ingest_rules"); !rules.empty()) {
+            auto c = feedback::Classifier::load(rules.path);
+            if (!c) {
+                diags.error(cfg->where("ingest_rules"), "ingest_rules: " + c.error());
+            } else {
+                summary += "\n  ingest: " + std::to_string(c->ruleCount()) + " rules from " + rules.path;
+            }
+        }
+        if (const auto& sref = cfg->table("suppression_list"); !sref.empty()) {
+            if (::stat(sref.path.c_str(), &st) != 0) {
+                summary += "\n  suppression list: " + sref.path + " does not exist yet (created by the first rampartctl suppress)";
+            } else if (auto store = suppress::Store::open(sref.path, true); !store) {
+                diags.error(cfg->where("suppression_list"), "suppression_list: " + store.error());
+            } else if (auto n = (*store)->count(); !n) {
+                diags.error(cfg->where("suppression_list"), "suppression_list: " + n.error());
+            } else {
+                summary += "\n  suppression list: " + sref.path + ", " + std::to_string(*n) + " entries";
+            }
         }
     }
     for (const auto& d : diags.all()) std::cerr << d.str() << "\n";

@@ -27,6 +27,8 @@ int cmdCheckConfig(Context& ctx, const Args& args);
 int cmdConfig(Context& ctx, const Args& args);
 int cmdDkim(Context& ctx, const Args& args);
 int cmdPolicyd(Context& ctx, const std::string& verb, Args args);  // status, pause, resume, reset
+int cmdIngest(Context& ctx, Args args);  // one bounce / complaint / unsubscribe on stdin
+int cmdSuppress(Context& ctx, Args args);  // suppress add|remove|check|list|import|export|audit|expire
 
 // Small option helpers: find "--name VALUE" / "--flag" in args (removing them).
 bool takeFlag(Args& args, const std::string& flag);

@@ -70,6 +70,14 @@ constexpr const char* kUsage =
     "  resume SCOPE\n"
     "  reset SCOPE [--warmup-day N] [--reason TEXT]   clear counts (and move the warmup to day N)\n"
     "     SCOPE: KIND=VALUE[,KIND=VALUE...], e.g. mailbox=bob@acme-mail.com, sender_domain=acme-mail.com,provider=google\n"
+    "  suppress add TARGET [--reason R] [--scope S] [--expires 30d|YYYY-MM-DD] [--note TEXT]\n"
+    "                               suppress an address or a whole domain (@example.com)\n"
+    "  suppress remove TARGET [--scope S] [--force] [--why TEXT]\n"
+    "  suppress check ADDRESS [--tenant T] [--from-domain D]   exit 0 if suppressed, 1 if not\n"
+    "  suppress list|import|export|audit|expire ...   (rampartctl suppress help)\n"
+    "  ingest [--recipient ADDRESS] [--dry-run] < MESSAGE\n"
+    "                               one bounce (DSN), complaint (ARF) or mailto unsubscribe on stdin -> suppressions\n"
+    "                               (a Postfix pipe transport; exit 0 unless the list cannot be written: 75)\n"
     "\n"
     "  -c FILE   configuration file (default " RAMPART_DEFAULT_CONFIG ")\n";
 
@@ -111,7 +119,9 @@ int main(int argc, char** argv) {
         if (cmd == "check-config") return ctl::cmdCheckConfig(ctx, args);
         if (cmd == "config") return ctl::cmdConfig(ctx, args);
         if (cmd == "dkim") return ctl::cmdDkim(ctx, args);
+        if (cmd == "ingest") return ctl::cmdIngest(ctx, args);
         if (cmd == "status" || cmd == "pause" || cmd == "resume" || cmd == "reset") return ctl::cmdPolicyd(ctx, cmd, args);
+        if (cmd == "suppress") return ctl::cmdSuppress(ctx, args);
     } catch (const std::exception& e) {
         std::cerr << "rampartctl: " << e.what() << "\n";
         return 1;

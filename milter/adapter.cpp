@@ -106,6 +106,23 @@ std::string qid(const Session* s) {
     return "NOQUEUE";
 }
 
+// Tells rampart-policyd that a message it counted at END-OF-MESSAGE was not sent after all (or that
+// `recipients` were removed from it), so the pacing caps count only what left.
+void refund(const Session* s, const std::vector<std::string>& recipients, std::string_view why) {
+    if (!s || !s->tx || !s->tx->rt || !s->tx->rt->refunds || !s->tx->msg.envelope.ours) return;
+    const std::string& q = s->tx->msg.envelope.queueId;
+    if (q.empty()) return;
+    auto r = s->tx->rt->refunds->refund(q, recipients);
+    if (!r) {
+        log::warning(q + ": could not tell rampart-policyd (" + s->tx->rt->refunds->describe() + ") about the " +
+                     std::string(why) + ": " + r.error() + "; its caps count this message");
+        if (gStats) gStats->count("refund_errors");
+        return;
+    }
+    if (gStats) gStats->count("refunds");
+    log::info(q + ": refund after " + std::string(why) + ": rampart-policyd says " + *r);
+}
+
 // The failure answer when we ourselves break: tempfail unless milter_on_internal_error = accept.
 sfsistat internalError(SMFICTX* ctx, const char* where, const char* what) {
     Session* s = session(ctx);
@@ -114,6 +131,7 @@ sfsistat internalError(SMFICTX* ctx, const char* where, const char* what) {
                (accept ? " (milter_on_internal_error = accept: passing the message unsigned)" : " (tempfail)"));
     if (gStats) gStats->count("errors");
     if (accept) return SMFIS_ACCEPT;
+    refund(s, {}, "internal error");
     setReply(ctx, "451", "4.3.0", "rampart: internal error, try again later");
     return SMFIS_TEMPFAIL;
 }
@@ -385,6 +403,7 @@ sfsistat onEom(SMFICTX* ctx) {
                                std::to_string(tx.rt->headerSizeLimit) + " bytes); not signed";
             log::warning(qid(s) + ": tempfail: " + describe(env, *s) + ": " + text);
             setReply(ctx, "451", "4.3.4", text);
+            refund(s, {}, "tempfail");
             s->tx.reset();
             return SMFIS_TEMPFAIL;
         }
@@ -405,6 +424,7 @@ sfsistat onEom(SMFICTX* ctx) {
                           : v.kind == Verdict::Kind::Reject ? SMFIS_REJECT
                                                             : SMFIS_DISCARD;
             if (v.kind != Verdict::Kind::Discard) setReply(ctx, v.code, v.xcode, v.text);
+            refund(s, {}, kind);
             s->tx.reset();
             return rc;
         }
@@ -415,8 +435,13 @@ sfsistat onEom(SMFICTX* ctx) {
             gStats->count("tempfailed");
             log::error(qid(s) + ": tempfail: " + describe(env, *s) + ": the MTA refused " + failed);
             setReply(ctx, "451", "4.3.0", "rampart: could not apply message changes (" + failed + "), try again later");
+            refund(s, {}, "tempfail");
             s->tx.reset();
             return SMFIS_TEMPFAIL;
+        }
+        if (!edits.removedRecipients.empty()) {
+            gStats->count("rcpt_removed");
+            refund(s, edits.removedRecipients, "removal of suppressed recipients");
         }
         if (!tx.notes.signedDomains.empty()) {
             gStats->count("signed", tx.notes.signedDomains);

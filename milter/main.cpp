@@ -15,6 +15,7 @@
 #include "milter/adapter.h"
 #include "milter/runtime.h"
 #include "milter/stats.h"
+#include "suppression/follower.h"
 #include "util/log.h"
 #include "util/process.h"
 
@@ -53,6 +54,7 @@ struct Control {
     std::string configPath;
     milter::RuntimeHolder* holder;
     milter::Stats* stats;
+    std::shared_ptr<const suppress::Index> suppression;
     std::atomic<bool> stopping{false};
 
     void reload() {
@@ -69,6 +71,7 @@ struct Control {
         config::Diagnostics diags;
         milter::BuildOptions opts;
         opts.dnsCheck = true;
+        opts.suppression = suppression;
         auto rt = milter::buildRuntime(cfg, opts, diags);
         printDiagnostics(diags, true);
         if (!rt) {
@@ -179,8 +182,18 @@ int main(int argc, char** argv) {
     }
     auto cfg = std::make_shared<const config::Config>(loaded.config);
     config::Diagnostics diags = loaded.diagnostics;
+    // The suppression list: its index lives for the whole process (the store is not reloadable) and
+    // a follower thread keeps it current; every runtime generation looks up in it.
+    std::unique_ptr<suppress::Follower> follower;
+    if (const auto& sref = cfg->table("suppression_list"); !sref.empty()) {
+        suppress::NormalizeOptions norm;
+        norm.caseSensitiveLocalPart = cfg->flag("suppression_case_sensitive");
+        norm.foldGmail = cfg->flag("suppression_fold_gmail");
+        follower = std::make_unique<suppress::Follower>(sref.path, norm);
+    }
     milter::BuildOptions buildOpts;
     buildOpts.dnsCheck = !checkOnly && cfg->str("dkim_key_dns_check") != "off";
+    if (follower) buildOpts.suppression = follower->shared();
     auto rt = milter::buildRuntime(cfg, buildOpts, diags);
     if (checkOnly) {
         printDiagnostics(diags, false);
@@ -238,12 +251,18 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    Control control{path, &holder, &stats};
+    if (follower) {
+        // Loaded with the daemon's own rights, before the first message.
+        if (std::string line = follower->poll(); !line.empty()) log::info(line);
+        follower->start();
+    }
+    Control control{path, &holder, &stats, buildOpts.suppression};
     std::thread controlThread([&] { control.loop(); });
     log::info("listening on " + listen.toString() + " as " + account->name + "; " + rt->summary);
     int rc = milter::runMilter();
     control.stopping = true;
     controlThread.join();
+    if (follower) follower->stop();
     log::info("stopped; " + stats.line());
     return rc;
 }

@@ -79,6 +79,14 @@ void Message::removeRecipient(const std::string& address) {
     }
 }
 
+std::vector<std::string> Message::remainingRecipients() const {
+    std::vector<std::string> out;
+    for (const auto& r : envelope.recipients) {
+        if (std::find(removedRecipients_.begin(), removedRecipients_.end(), r) == removedRecipients_.end()) out.push_back(r);
+    }
+    return out;
+}
+
 void Message::changeSender(std::string address) { newSender_ = std::move(address); }
 
 EditList Message::edits() const {

@@ -67,6 +67,9 @@ public:
     // order: prepend(A) then prepend(B) delivers B above A, as when each is inserted at the top.
     void prependHeader(std::string name, std::string value);
     void removeRecipient(const std::string& address);
+    const std::vector<std::string>& removedRecipients() const { return removedRecipients_; }
+    // The envelope recipients that are still there (not removed by a stage).
+    std::vector<std::string> remainingRecipients() const;
     void changeSender(std::string address);
 
     uint64_t headerBytes() const { return headerBytes_; }

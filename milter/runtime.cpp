@@ -8,6 +8,9 @@
 #include "dns/resolver.h"
 #include "milter/key_store.h"
 #include "milter/stages/dkim_stage.h"
+#include "milter/stages/hygiene_stage.h"
+#include "milter/stages/stamp_stage.h"
+#include "milter/stages/suppression_stage.h"
 #include "util/log.h"
 #include "util/strings.h"
 
@@ -95,8 +98,41 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
         }
     }
 
+    if (const std::string refund = cfg.str("milter_refund_socket"); !refund.empty()) {
+        auto addr = config::parseListenAddress(refund);
+        if (!addr) {
+            diags.error(cfg.where("milter_refund_socket"), "milter_refund_socket: " + addr.error());
+        } else {
+            rt->refunds = std::make_shared<const RefundClient>(*addr);
+        }
+    }
+
+    // hygiene -> suppression -> stamps (List-Unsubscribe, reference) -> DKIM, which signs the result.
     std::vector<std::unique_ptr<Stage>> stages;
-    // (hygiene and suppression stages go here, before signing)
+    std::vector<std::string> parts;
+    stages.push_back(std::make_unique<HygieneStage>(HygieneSettings::fromConfig(cfg, diags), options.clock));
+    parts.push_back(cfg.flag("hygiene_dry_run") ? "hygiene (dry run)" : "hygiene");
+
+    std::shared_ptr<const mail::TenantMap> tenants;
+    {
+        config::Diagnostics tableDiags;
+        tenants = std::make_shared<const mail::TenantMap>(mail::TenantMap::load(cfg.table("tenant_map"), tableDiags));
+        diags.append(tableDiags);
+    }
+    if (options.suppression) {
+        stages.push_back(std::make_unique<SuppressionStage>(options.suppression, tenants, options.clock));
+        parts.push_back("suppression");
+    }
+    StampSettings stamps = StampSettings::fromConfig(cfg, diags);
+    const std::string referenceHeader = stamps.keys ? stamps.referenceHeader : std::string();
+    if (stamps.active()) {
+        parts.push_back(std::string("stamps (") + (stamps.referenceHeader.empty() ? "" : stamps.referenceHeader) +
+                        (!stamps.defaults.urlBase.empty() || !stamps.domains.empty() ? ", one-click unsubscribe" : "") +
+                        ")");
+    } else if (!stamps.keys && !stamps.referenceHeader.empty()) {
+        parts.push_back("no reference stamps or unsubscribe links (unsubscribe_secret is empty)");
+    }
+    stages.push_back(std::make_unique<StampStage>(std::move(stamps), tenants, options.clock));
 
     const auto& keyRef = cfg.table("dkim_key_table");
     const auto& signRef = cfg.table("dkim_signing_table");
@@ -133,6 +169,11 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
         bool hasFrom = false;
         for (const auto& h : ds.signedHeaders) hasFrom = hasFrom || util::iequals(h, "From");
         if (!hasFrom) ds.signedHeaders.insert(ds.signedHeaders.begin(), "From");
+        if (!referenceHeader.empty()) {
+            bool listed = false;
+            for (const auto& h : ds.signedHeaders) listed = listed || util::iequals(h, referenceHeader);
+            if (!listed) ds.signedHeaders.push_back(referenceHeader);  // the stamp must be covered
+        }
         ds.oversignedHeaders = cfg.list("dkim_oversigned_headers");
         for (const auto& o : ds.oversignedHeaders) {
             bool listed = false;
@@ -155,7 +196,8 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
         diags.warning(cfg.where("dkim_key_table"), "dkim_key_table is empty: rampart-milter will not sign");
     }
     rt->pipeline = std::make_unique<Pipeline>(std::move(stages));
-    rt->summary = dkimSummary;
+    parts.push_back(dkimSummary);
+    rt->summary = util::join(parts, "; ");
     if (diags.hasErrors()) return nullptr;
     rt->generation = ++gGeneration;
     return rt;

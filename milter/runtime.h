@@ -14,7 +14,9 @@
 
 #include "config/config.h"
 #include "milter/pipeline.h"
+#include "milter/refund_client.h"
 #include "net/cidr.h"
+#include "suppression/suppression.h"
 #include "util/clock.h"
 #include "util/process.h"
 
@@ -36,6 +38,7 @@ struct Runtime {
     uint64_t headerSizeLimit = 0;
     bool acceptOnInternalError = false;
     std::chrono::seconds statsInterval{600};
+    std::shared_ptr<const RefundClient> refunds;  // null: milter_refund_socket is empty
     std::string summary;  // for the start-up / reload log line
     uint64_t generation = 0;
 };
@@ -45,6 +48,9 @@ struct BuildOptions {
     std::shared_ptr<const util::Clock> clock = std::make_shared<util::SystemClock>();
     // Account whose keys count as safe; default: rampart_user from the config.
     std::optional<util::Account> keyOwner;
+    // The daemon's suppression index (kept current by a suppress::Follower). Null: no suppression
+    // stage (check-config builds, tests of other stages).
+    std::shared_ptr<const suppress::Index> suppression;
 };
 
 // Builds a runtime; every problem goes to `diags` with file:line. Returns nullptr if any error.

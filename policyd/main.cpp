@@ -16,6 +16,8 @@
 #include "config/config.h"
 #include "policyd/journal.h"
 #include "policyd/server.h"
+#include "policyd/unsubscribe_http.h"
+#include "suppression/follower.h"
 #include "util/log.h"
 #include "util/process.h"
 
@@ -145,6 +147,33 @@ int main(int argc, char** argv) {
             log::error("policyd_control_socket: " + r.error());
             return 1;
         }
+        // The one-click endpoint (when unsubscribe_secret is set) and the suppression list.
+        const auto& sref = cfg->table("suppression_list");
+        std::unique_ptr<suppress::Follower> follower;
+        std::shared_ptr<policyd::UnsubscribeHandler> unsubHandler;
+        std::unique_ptr<policyd::UnsubscribeServer> unsubServer;
+        if (!sref.empty()) {
+            suppress::NormalizeOptions norm;
+            norm.caseSensitiveLocalPart = cfg->flag("suppression_case_sensitive");
+            norm.foldGmail = cfg->flag("suppression_fold_gmail");
+            follower = std::make_unique<suppress::Follower>(sref.path, norm);
+            server->setSuppression(follower->shared());
+            // Its directory belongs to rampart_user: the endpoint writes the store after the drop.
+            const std::string sdir = sref.path.substr(0, sref.path.rfind('/') == std::string::npos ? 0 : sref.path.rfind('/'));
+            if (!sdir.empty() && ::mkdir(sdir.c_str(), 0750) == 0 && geteuid() == 0 &&
+                ::chown(sdir.c_str(), account->uid, account->gid) != 0) {
+                log::warning("cannot chown " + sdir + " to " + account->name);
+            }
+            if (!cfg->str("unsubscribe_secret").empty()) {
+                unsubHandler = std::make_shared<policyd::UnsubscribeHandler>(sref.path, clock);
+                unsubHandler->setSettings(rt->unsubscribe);
+                unsubServer = std::make_unique<policyd::UnsubscribeServer>(unsubHandler);
+                if (auto r = unsubServer->listen(cfg->listen("unsubscribe_listen"), *account); !r) {
+                    log::error("unsubscribe_listen: " + r.error());
+                    return 1;
+                }
+            }
+        }
         util::PidFile pidFile(foreground ? std::string() : cfg->str("policyd_pid_file"));
         if (!foreground && !cfg->str("policyd_pid_file").empty()) {
             if (auto r = util::ensureParentDirectory(cfg->str("policyd_pid_file"), *account); !r) log::warning(r.error());
@@ -172,6 +201,14 @@ int main(int argc, char** argv) {
                   std::to_string(state.scopeCount()) + " scopes, " + std::to_string(state.reservationCount()) +
                   " open reservations");
         server->setJournal(journal->get());
+        if (follower) {
+            if (std::string line = follower->poll(); !line.empty()) log::info(line);
+            follower->start();
+        }
+        if (unsubServer) {
+            unsubServer->start();
+            log::info("one-click unsubscribe endpoint on " + cfg->listen("unsubscribe_listen").toString());
+        }
         if (auto r = server->start(); !r) {
             log::error(r.error());
             return 1;
@@ -206,6 +243,7 @@ int main(int argc, char** argv) {
                             log::error("reload failed; keeping the running configuration and limits");
                         } else {
                             server->setRuntime(nrt);
+                            if (unsubHandler) unsubHandler->setSettings(nrt->unsubscribe);
                             log::setLevel(nrt->config->str("log_level"));
                             log::info("reloaded: " + std::to_string(nrt->limits->limits().size()) + " limits from " +
                                       nrt->config->str("policyd_limits"));
@@ -230,6 +268,8 @@ int main(int argc, char** argv) {
                   " limits from " + cfg->str("policyd_limits"));
         io.run();
         if (auto r = (*journal)->snapshotNow(state); !r) log::error("final snapshot: " + r.error());
+        if (unsubServer) unsubServer->stop();
+        if (follower) follower->stop();
         log::info("stopped; " + server->statsLine());
         server.reset();
         return 0;

@@ -56,6 +56,25 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
     rt->idleTimeout = cfg.duration("policyd_idle_timeout");
     rt->mxTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.duration("policyd_mx_timeout"));
     rt->statsInterval = cfg.duration("policyd_stats_interval");
+    rt->checkSuppression = cfg.flag("policyd_check_suppression");
+    if (const std::string secret = cfg.str("unsubscribe_secret"); !secret.empty()) {
+        auto keys = util::Keyring::load(secret);
+        if (!keys) {
+            diags.error(cfg.where("unsubscribe_secret"), "unsubscribe_secret: " + keys.error());
+        } else {
+            auto us = std::make_shared<UnsubscribeSettings>();
+            us->keys = std::make_shared<const util::Keyring>(std::move(keys).value());
+            us->lifetime = cfg.duration("unsubscribe_token_lifetime");
+            us->norm.caseSensitiveLocalPart = cfg.flag("suppression_case_sensitive");
+            us->norm.foldGmail = cfg.flag("suppression_fold_gmail");
+            rt->unsubscribe = us;
+        }
+    }
+    {
+        config::Diagnostics tableDiags;
+        rt->tenants = std::make_shared<const mail::TenantMap>(mail::TenantMap::load(cfg.table("tenant_map"), tableDiags));
+        diags.append(tableDiags);
+    }
     static uint64_t generation = 0;
     rt->generation = ++generation;
     if (diags.hasErrors()) return nullptr;
@@ -226,6 +245,26 @@ private:
                 }
                 owner.sender = std::move(sender);
                 owner.connection = id_;
+            }
+            // A suppressed recipient is refused before anything is reserved: it never takes a slot.
+            if (rt->checkSuppression && server_.suppression_) {
+                suppress::LookupContext sctx;
+                if (rt->tenants) sctx.tenant = rt->tenants->tenantOf(req.saslUsername, req.sender);
+                const int64_t nowSec =
+                    std::chrono::duration_cast<std::chrono::seconds>(server_.clock_->now().time_since_epoch()).count();
+                if (auto hit = server_.suppression_->lookup(req.recipient, sctx,
+                                                            suppress::Index::kGlobal | suppress::Index::kTenant, nowSec)) {
+                    ++server_.counters_.suppressed;
+                    log::info("suppressed: from=<" + req.sender + "> to=<" + req.recipient + ">" +
+                              (req.saslUsername.empty() ? "" : " sasl=" + req.saslUsername) + ": " +
+                              std::string(suppress::reasonName(hit->reason)) + ", " + hit->scope.str() +
+                              (hit->target.size() > 1 && hit->target.front() == '@' ? ", whole domain" : ""));
+                    queue("550 5.7.1 <" + util::printable(req.recipient, 200) +
+                              ">: recipient is on the suppression list (" + std::string(suppress::reasonName(hit->reason)) +
+                              "); rampart will not send to it",
+                          false);
+                    return;
+                }
             }
             bool needProvider = rt->limits->needsProvider() || server_.state_.pausesNeedProvider();
             std::string domain = domainOf(req.recipient);
@@ -610,7 +649,7 @@ std::string PolicyServer::statsLine() const {
                     " deferred=" + std::to_string(c.refused) + " exempt=" + std::to_string(c.exempt) +
                     " not_applicable=" + std::to_string(c.notApplicable) + " would_defer=" + std::to_string(c.wouldDefer) +
                     " committed=" + std::to_string(c.commits) + " released=" + std::to_string(c.releases) +
-                    " refunds=" + std::to_string(c.refunds) + " errors=" + std::to_string(c.errors) +
+                    " refunds=" + std::to_string(c.refunds) + " suppressed=" + std::to_string(c.suppressed) + " errors=" + std::to_string(c.errors) +
                     " garbage=" + std::to_string(c.garbage) + " connections=" + std::to_string(connections_.size()) +
                     "/" + std::to_string(c.connections);
     if (c.rejectedConnections) s += " refused_connections=" + std::to_string(c.rejectedConnections);

@@ -20,11 +20,14 @@
 #include <vector>
 
 #include "config/config.h"
+#include "mail/tenants.h"
 #include "policyd/journal.h"
 #include "policyd/limits.h"
 #include "policyd/protocol.h"
 #include "policyd/providers.h"
 #include "policyd/state.h"
+#include "policyd/unsubscribe_http.h"
+#include "suppression/suppression.h"
 #include "util/clock.h"
 #include "util/process.h"
 
@@ -43,6 +46,9 @@ struct Runtime {
     std::chrono::seconds idleTimeout{900};
     std::chrono::milliseconds mxTimeout{2000};
     std::chrono::seconds statsInterval{600};
+    bool checkSuppression = true;                     // policyd_check_suppression
+    std::shared_ptr<const mail::TenantMap> tenants;   // tenant_map, for tenant-scoped suppressions
+    std::shared_ptr<const UnsubscribeSettings> unsubscribe;  // null: unsubscribe_secret is empty
     uint64_t generation = 0;
 };
 
@@ -53,6 +59,7 @@ StateOptions stateOptions(const config::Config& cfg);
 struct Counters {
     uint64_t requests = 0, allowed = 0, refused = 0, exempt = 0, notApplicable = 0, wouldDefer = 0;
     uint64_t commits = 0, releases = 0, refunds = 0, errors = 0, garbage = 0, connections = 0, rejectedConnections = 0;
+    uint64_t suppressed = 0;
 };
 
 class PolicyServer {
@@ -74,6 +81,9 @@ public:
     // The journal is opened after the privilege drop (its files belong to rampart_user), after the
     // sockets were bound as root: hand it over before start().
     void setJournal(Journal* journal) { journal_ = journal; }
+    // The suppression index (kept current by a suppress::Follower): a suppressed recipient is
+    // refused at RCPT before any cap slot is reserved.
+    void setSuppression(std::shared_ptr<const suppress::Index> index) { suppression_ = std::move(index); }
     std::shared_ptr<const Runtime> runtime() const { return runtime_; }
     std::string statsLine() const;
     const Counters& counters() const { return counters_; }
@@ -97,6 +107,7 @@ private:
     Journal* journal_;
     std::shared_ptr<const util::Clock> clock_;
     std::unique_ptr<ProviderResolver> providers_;
+    std::shared_ptr<const suppress::Index> suppression_;
     std::vector<std::unique_ptr<GenericAcceptor>> acceptors_;
     std::vector<std::unique_ptr<GenericAcceptor>> controlAcceptors_;
     std::vector<std::string> unixPaths_;

@@ -3,7 +3,10 @@
 publishing the DKIM keys, and an SMTP sink standing in for the Internet. It shows, step by step:
 keys generated and checked against DNS, messages signed with RSA and Ed25519 and verified by two
 independent verifiers, a message that cannot be signed aligned being refused instead of sent, and
-rampart-policyd pacing a new mailbox: its warmup cap reached, the deferral text, and its status."""
+a message with defects arriving repaired and signed over its one-click unsubscribe headers, a
+suppressed recipient refused while the others are delivered, a one-click unsubscribe taking effect
+on the next message, and rampart-policyd pacing a new mailbox: its warmup cap reached, the deferral
+text, and its status."""
 import os
 import re
 import sys
@@ -77,6 +80,7 @@ def main():
             "dns_servers": dns.address,
             "dns_timeout": "2s",
         }
+        http_port = env.free_port()
         daemons.write_config(conf, settings)
         show(daemons.rampartctl("dkim", "check", config=conf).stdout)
         show(daemons.rampartctl("check-config", config=conf).stdout)
@@ -88,9 +92,19 @@ def main():
                     "[cold-mailbox]\nscope  = mailbox\nwarmup = cold-mailbox\n\n"
                     "[warmup cold-mailbox]\ndays = 3, 5, 8, 12, 16, 20, 25, 30, 35, 40\n")
         psock = os.path.join(tmp, "run", "policy.sock")
+        tenants = os.path.join(tmp, "tenants")
+        with open(tenants, "w") as f:
+            f.write("# login or sender pattern   tenant (a customer of the sysadmin)\n*@acme-mail.com  acme\n")
         settings.update({"policyd_listen": f"unix:{psock}", "policyd_control_socket": f"unix:{os.path.join(tmp, 'run', 'control.sock')}",
                          "policyd_limits": limits, "policyd_store": f"journal:{os.path.join(tmp, 'policyd')}",
-                         "policyd_pid_file": ""})
+                         "policyd_pid_file": "",
+                         # One-click unsubscribe links, reference stamps, and the endpoint (policyd).
+                         "unsubscribe_url": "https://unsub.acme-mail.com/u/",
+                         "unsubscribe_mailto": "unsubscribe@acme-mail.com",
+                         "unsubscribe_secret": "demo-secret-" + os.urandom(12).hex(),
+                         "unsubscribe_listen": f"inet:127.0.0.1:{http_port}",
+                         "milter_refund_socket": f"unix:{psock}",
+                         "tenant_map": f"file:{tenants}"})
         daemons.write_config(conf, settings)
         show(open(limits).read())
         sink = SmtpSink(os.path.join(tmp, "sink")).start()
@@ -101,7 +115,9 @@ def main():
         svc = f"check_policy_service {{ unix:{psock}, timeout=10s }}"
         postfix = PrivatePostfix(tmp, sink.port, milter_socket=sock, extra_main={
             "smtpd_recipient_restrictions": svc, "smtpd_end_of_data_restrictions": svc,
-            "smtpd_policy_service_default_action": "451 4.3.0 rampart: pacing service unavailable"}).start()
+            "smtpd_policy_service_default_action": "451 4.3.0 rampart: pacing service unavailable",
+            # Leave missing Date and Message-ID to rampart-milter's hygiene (as for remote submissions).
+            "local_header_rewrite_clients": ""}).start()
         procs.append(postfix)
         show(f"smtpd on 127.0.0.1:{postfix.port}, relayhost = the sink on 127.0.0.1:{sink.port}, config in {postfix.conf}")
 
@@ -135,7 +151,53 @@ def main():
         for name, out in results.items():
             show(f"{name}:\n" + textwrap.indent(out, "  "))
 
-        step("7. Pacing: alice@acme-mail.com is a new mailbox; day 1 of its warmup allows 3 recipients")
+        step("7. Hygiene: a message with defects (no Date, no Message-ID, raw 8-bit Subject, X-Mailer, a private Received)")
+        sink.clear()
+        bad = ("Received: from pc17 ([192.168.1.17]) by crm.local; Sun, 22 Nov 2026 09:59:00 +0000\n"
+               "From: Sales <sales@acme-mail.com>\nTo: carol@prospect.example\nSubject: Grüße aus Köln\n"
+               "X-Mailer: PHPMailer 6.1.4\nX-Originating-IP: [192.168.1.17]\n\nHello Carol,\n\nSales\n")
+        show("sent:\n" + textwrap.indent(bad.split("\n\n")[0], "   "))
+        code, out = swaks(postfix.port, "sales@acme-mail.com", ["carol@prospect.example"], data=bad)
+        env.wait_for(lambda: sink.count() >= 1, timeout=30, what="the repaired message")
+        time.sleep(0.3)
+        (rpath, _, rdata), = sink.messages()
+        rhead = rdata.split(b"\r\n\r\n", 1)[0].decode()
+        rhead = re.sub(r"(?ms)^DKIM-Signature:.*?(?=^\S)", "DKIM-Signature: ... (signed over everything below)\r\n", rhead + "\r\nX:")[:-3]
+        rhead = re.sub(r"(?m)^(Received: from mta\.rampart\.test.*?)(?=^\S)", "", rhead, flags=re.S)
+        show("arrived:\n" + textwrap.indent(rhead.replace("\r\n", "\n").strip(), "   "))
+        show(f"{GREEN}repaired{END}: " + "; ".join(l.split(": ", 3)[-1] for l in milter.log().splitlines()
+                                                    if "sales@acme-mail.com" in l and "signed:" in l)[-400:])
+        results = daemons.verify_all(keysfile, [rpath])
+        show("dkimpy: " + results["dkimpy"].strip() + " | libopendkim: " + results["libopendkim"].strip())
+
+        step("8. Suppression: rampartctl suppress add dan@prospect.example --reason hard_bounce; then mail to bob and dan")
+        show(daemons.rampartctl("suppress", "add", "dan@prospect.example", "--reason", "hard_bounce", config=conf).stdout)
+        time.sleep(1.2)
+        sink.clear()
+        code, out = swaks(postfix.port, "sales@acme-mail.com", ["bob@prospect.example", "dan@prospect.example"],
+                          data=message("Sales <sales@acme-mail.com>", "Follow-up", to="bob@prospect.example, dan@prospect.example"))
+        show("\n".join(l.strip() for l in out.splitlines() if re.search(r"RCPT TO|Recipient address rejected", l)))
+        env.wait_for(lambda: sink.count() >= 1, timeout=30, what="the message to bob")
+        time.sleep(0.3)
+        show(f"delivered to: {', '.join(sink.messages()[0][1]['rcpt_to'])} {GREEN}(dan refused, bob delivered){END}")
+
+        step("9. One-click unsubscribe: carol POSTs the link of the message she got (as Gmail does for her)")
+        lu = re.search(r"(?ms)^List-Unsubscribe: (.*?)\r\n(?=\S)", rdata.decode()).group(1)
+        path = re.search(r"<https://unsub\.acme-mail\.com(/u/[A-Za-z0-9_-]+)>", lu).group(1)
+        show(f"List-Unsubscribe: {re.sub(r'[A-Za-z0-9_-]{40,}', lambda m: m.group(0)[:16] + '...', lu)}")
+        r = env.run(["curl", "-s", "-i", "-X", "POST", "-d", "List-Unsubscribe=One-Click",
+                     f"http://127.0.0.1:{http_port}{path}"], check=False)
+        show("curl -X POST -d List-Unsubscribe=One-Click http://127.0.0.1:%d/u/...  ->  %s" %
+             (http_port, r.stdout.splitlines()[0] if r.stdout else r.stderr))
+        show(daemons.rampartctl("suppress", "check", "carol@prospect.example", "--tenant", "acme",
+                                config=conf, check=False).stdout)
+        time.sleep(1.2)
+        code, out = swaks(postfix.port, "sales@acme-mail.com", ["carol@prospect.example"],
+                          data=message("Sales <sales@acme-mail.com>", "Checking in", to="carol@prospect.example"))
+        refused = [l.strip() for l in out.splitlines() if "suppression list" in l]
+        show(f"next message to carol: {RED}refused{END}: {refused[-1] if refused else out[-300:]}")
+
+        step("10. Pacing: alice@acme-mail.com is a new mailbox; day 1 of its warmup allows 3 recipients")
         for n in range(4):
             code, out = swaks(postfix.port, "alice@acme-mail.com", [f"lead{n}@prospect.example"],
                               data=message("Alice <alice@acme-mail.com>", f"Intro {n}", to=f"lead{n}@prospect.example"))
@@ -146,9 +208,9 @@ def main():
                 show(f"message {n + 2} from alice: {RED}deferred{END}: {text[-1].strip() if text else out[-300:]}")
         show(daemons.rampartctl("status", config=conf).stdout)
 
-        step("8. The logs: one line per message (milter, with the queue id) and per decision (policyd)")
-        show("\n".join(l for l in milter.log().splitlines() if re.search(r": (signed|tempfail|passed|accepted):", l)))
-        show("\n".join(l for l in policyd.log().splitlines() if re.search(r"(counted|defer:)", l)))
+        step("11. The logs: one line per message (milter, with the queue id) and per decision (policyd)")
+        show("\n".join(l for l in milter.log().splitlines() if re.search(r": (signed|tempfail|passed|accepted|reject):|refused:|refund after", l)))
+        show("\n".join(l for l in policyd.log().splitlines() if re.search(r"(counted|defer:|suppressed:|one-click:)", l)))
         print(f"\n{GREEN}{BOLD}Demo complete.{END} (Run with RAMPART_KEEP_TMP=1 to keep {tmp}.)")
     finally:
         for p in reversed(procs):

@@ -82,28 +82,35 @@ constexpr KeySpec kKeys[] = {
     // ------------------------------------------------------------------ header hygiene (rampart-milter)
     {"hygiene_rules", T::List, "",
      "Per-rule actions that differ from the defaults, as RULE=ACTION (e.g. \"date=warn, "
-     "strip-headers=off\"). Rules and their actions: docs/hygiene.md; ACTION is reject, fix, strip, "
-     "warn or off, as the rule allows.",
+     "strip-headers=off\"). RULE is from, from-mailbox, date, message-id, message-id-internal, "
+     "duplicate-headers, line-length, header-size, 8bit-headers, strip-headers, private-received, "
+     "forged-auth or mime-version; ACTION is reject, fix, strip, warn or off, as the rule allows. "
+     "Defaults, reasons and reply texts: docs/hygiene.md.",
      kMilter, true},
     {"hygiene_dry_run", T::Bool, "no",
-     "Log what the hygiene rules would change or refuse, and change nothing: to try them on live mail.",
+     "Log what the hygiene rules would change or refuse (\"hygiene: would fix ...\", \"hygiene: would "
+     "reject ...\" in the message's log line) and change nothing: to try them on live mail.",
      kMilter, true},
     {"hygiene_strip_headers", T::List,
      "X-Originating-IP, X-Mailer, User-Agent, X-PHP-Originating-Script, X-PHP-Script, X-Source, "
      "X-Source-Args, X-Source-Dir, X-Enigmail, X-Forwarded-For",
      "Header fields that leak infrastructure and are removed from our users' mail (rule "
-     "strip-headers); a trailing * matches a prefix (X-Source*).",
+     "strip-headers); a trailing * matches a prefix (X-Source*). Setting the key replaces the list; "
+     "fields the message needs (From, Date, Message-ID, Content-Type, List-Unsubscribe...) are refused.",
      kMilter, true},
     {"hygiene_internal_domains", T::List, ".local, .lan, .internal, .localdomain, .home, .corp, localhost",
      "Message-ID right-hand sides that leak an internal host name (rule message-id-internal): a "
-     "leading dot matches the suffix; names without a dot and IP literals always count.",
+     "leading dot matches the suffix (.local: pc.local, local), other entries the whole name; names "
+     "without a dot and IP addresses always count.",
      kMilter, true},
     {"hygiene_message_id_domain", T::String, "",
-     "Domain of the Message-IDs Rampart generates or repairs. Empty: the From header's domain.",
+     "Domain of the Message-IDs Rampart generates or repairs (rules message-id, "
+     "message-id-internal). Empty: the From header's domain, else the envelope sender's.",
      kMilter, true},
     {"hygiene_header_size_limit", T::Size, "256k",
-     "Largest header block of a message that is passed on (rule header-size; Gmail refuses headers "
-     "over 500 KB and Yahoo \"header too big\").",
+     "Largest header block of a message that is passed on (rule header-size, which also refuses "
+     "more than 5,000 fields; Gmail refuses headers over 500 KB and Yahoo \"header too big\"). "
+     "Keep it at or below milter_header_size_limit.",
      kMilter, true},
 
     // ------------------------------------------------------------------ one-click unsubscribe
@@ -156,20 +163,28 @@ constexpr KeySpec kKeys[] = {
 
     // ------------------------------------------------------------------ bounce and complaint ingestion
     {"ingest_rules", T::Table, "",
-     "Extra bounce classification rules (\"CATEGORY /regex/\" lines, tried before the built-in ones).",
+     "Bounce classification rules of rampartctl ingest: \"CATEGORY /regex/\" lines matched "
+     "case-insensitively against \"STATUS DIAGNOSTIC\", tried in order before the built-in RFC 3463 "
+     "rules (docs/bounces.md). conf/bounce-rules.conf, installed with the examples, holds Gmail, "
+     "Microsoft and Yahoo texts. Empty: built-in rules only.",
      kCtl, true, "file"},
     {"ingest_soft_bounce_limit", T::Integer, "3",
-     "Soft bounces (mailbox full, temporary failures) of one address within ingest_soft_bounce_window "
-     "that suppress it.",
+     "Soft bounces (mailbox full, expired, unexplained failures; not delay warnings) of one address "
+     "within ingest_soft_bounce_window that suppress it (reason soft_bounce).",
      kCtl, true, {}, 1, 1000},
     {"ingest_soft_bounce_window", T::Duration, "15d",
      "The window of ingest_soft_bounce_limit.",
      kCtl, true},
     {"ingest_hard_bounce_expiry", T::Duration, "365d",
-     "How long a hard bounce suppresses an address (0s: for ever).",
+     "How long a hard bounce (unknown user, no such domain, disabled mailbox) suppresses an address "
+     "globally (0s: for ever). Blocks, authentication failures and rate limits never suppress.",
      kCtl, true},
 
     // ------------------------------------------------------------------ rampart-policyd
+    {"policyd_check_suppression", T::Bool, "yes",
+     "Refuse a recipient on the suppression list (global, or the tenant's) at RCPT with 550 5.7.1, "
+     "before any cap slot is reserved; covers Postfix setups without rampart-milter's RCPT check.",
+     kPolicyd, true},
     {"policyd_listen", T::ListenList, "unix:/run/rampart/policyd.sock",
      "Where rampart-policyd answers policy requests: one or more of unix:/path and inet:HOST:PORT, "
      "separated by commas. Postfix's check_policy_service and the Exim ACL (contrib/) name one of them.",

@@ -1,5 +1,6 @@
 """Rampart's own programs under test: config files, DKIM keys, daemon processes, verification."""
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -7,8 +8,24 @@ import time
 from . import env
 
 
+def state_dir(base):
+    """A directory the daemons (user rampart) own, like /var/lib/rampart: the suppression list lives
+    there, so root's rampartctl and the daemons can both write it."""
+    d = os.path.join(base, "lib")
+    os.makedirs(d, mode=0o750, exist_ok=True)
+    pw = pwd.getpwnam(env.rampart_account())
+    os.chown(d, pw.pw_uid, pw.pw_gid)
+    return d
+
+
 def write_config(path, settings):
-    """Writes rampart.conf from a dict (values as text)."""
+    """Writes rampart.conf from a dict (values as text). Keys that would point at the system's own
+    files default to the test's directory: the suppression list, and no refunds to a system policyd."""
+    settings = dict(settings)
+    if "suppression_list" not in settings:
+        settings["suppression_list"] = "sqlite:" + os.path.join(state_dir(os.path.dirname(os.path.abspath(path))),
+                                                                 "suppression.db")
+    settings.setdefault("milter_refund_socket", "")
     with open(path, "w") as f:
         for k, v in settings.items():
             f.write(f"{k} = {v}\n")
