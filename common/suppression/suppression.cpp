@@ -202,6 +202,12 @@ public:
                                SQLITE_TRANSIENT));
         return *this;
     }
+    // Bound without a copy: `v` must stay valid until this Query is destroyed (the hot paths bind
+    // the caller's strings; copying each cost a fifth of an import's time).
+    Query& ref(int i, std::string_view v) {
+        note(sqlite3_bind_text(s_, i, v.data() != nullptr ? v.data() : "", static_cast<int>(v.size()), SQLITE_STATIC));
+        return *this;
+    }
     Query& i64(int i, int64_t v) {
         note(sqlite3_bind_int64(s_, i, v));
         return *this;
@@ -584,7 +590,7 @@ struct Store::Impl {
 
     util::Result<std::optional<Entry>> findLocked(std::string_view target, const std::string& scope) const {
         Query q(findStmt.get());
-        q.text(1, target).text(2, scope);
+        q.ref(1, target).ref(2, scope);
         int rc = q.step();
         if (rc == SQLITE_DONE) return std::optional<Entry>();
         if (rc != SQLITE_ROW) return fail("reading an entry");
@@ -596,18 +602,20 @@ struct Store::Impl {
 
     util::Result<bool> audit(std::string_view action, const Entry& e, int64_t at, std::string_view who,
                              std::string_view why) {
+        const std::string scope = e.scope.str();
         Query q(auditStmt.get());
-        q.i64(1, at).text(2, action).text(3, e.target).text(4, e.scope.str()).text(5, reasonName(e.reason));
-        q.text(6, e.source).i64(7, e.created).opt(8, e.expires).text(9, e.note).text(10, who).text(11, why);
+        q.i64(1, at).ref(2, action).ref(3, e.target).ref(4, scope).ref(5, reasonName(e.reason));
+        q.ref(6, e.source).i64(7, e.created).opt(8, e.expires).ref(9, e.note).ref(10, who).ref(11, why);
         if (q.step() != SQLITE_DONE) return fail("writing the audit trail");
         return true;
     }
 
     // An insert or update; true when it changed a row.
     util::Result<bool> write(sqlite3_stmt* s, const Entry& e) {
+        const std::string scope = e.scope.str();
         Query q(s);
-        q.text(1, e.target).text(2, e.scope.str()).text(3, reasonName(e.reason)).text(4, e.source);
-        q.i64(5, e.created).opt(6, e.expires).text(7, e.note);
+        q.ref(1, e.target).ref(2, scope).ref(3, reasonName(e.reason)).ref(4, e.source);
+        q.i64(5, e.created).opt(6, e.expires).ref(7, e.note);
         if (q.step() != SQLITE_DONE) return fail("writing an entry");
         return sqlite3_changes64(db.get()) > 0;
     }

@@ -111,6 +111,10 @@ struct LookupContext {
 // and read-only by the daemons' index refresh. Thread-safe (one connection, serialized by a mutex).
 // Every read returns an error rather than "nothing" when SQLite fails: for a suppression list,
 // "not found" must mean not found.
+// Schema (version 1 in PRAGMA user_version; a newer version is refused): entries (target, scope,
+// reason, source, created, expires, note; PRIMARY KEY (target, scope), i.e. UNIQUE, WITHOUT ROWID;
+// CHECKs on target, scope and reason) and audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at, action,
+// target, scope, reason, source, created, expires, note, who, why). Scopes are stored as Scope::str().
 class Store {
 public:
     // Read-write: creates the file (mode 0640) and the schema when missing; the directory must exist.
@@ -205,13 +209,15 @@ struct Hit {
 
 // The daemons' in-memory index: compact fingerprints of (scope, target) for every entry, with each
 // entry's reason and expiry, in an open-addressing hash table of 16-byte slots (about 27 bytes per
-// entry at the table's load factor: 10M entries in ~270 MB). Thread-safe: lookups take a shared lock;
-// refresh() applies the audit trail since the last refresh under a short exclusive lock (large
-// changes are built beside the live table and swapped in).
+// entry at the table's load factor: 10M entries in ~260 MB). Thread-safe: lookups take a shared lock;
+// refresh() applies the audit trail since the last refresh under short exclusive locks (at most 512
+// changes each); a table that must grow, or a full reload, is built beside the live one and swapped in.
 //
-// Fingerprints: 64 bits for the slot plus 24 check bits from a second hash, so two different keys
-// are confused with probability 2^-88 per stored entry and probe: with 10M entries and six probes
-// per lookup, one wrong match in about 5 * 10^18 lookups.
+// Fingerprints: 64 bits (which choose the slot and are compared) plus 24 check bits from a second
+// hash: two different keys are taken for one with probability 2^-88. That would make a lookup match
+// an entry it should not, or an add or removal overwrite or remove another entry's slot; counting
+// every stored entry against each of a lookup's six probes, at 10M entries that happens at most once
+// in about 5 * 10^18 lookups.
 class Index {
 public:
     explicit Index(NormalizeOptions norm);
