@@ -1,6 +1,9 @@
 #include "config/config.h"
 
 #include <date/tz.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -368,6 +371,43 @@ LoadResult loadConfigFile(const std::string& path) {
     std::stringstream ss;
     ss << in.rdbuf();
     return parseConfigText(ss.str(), path);
+}
+
+std::optional<std::string> readTableFile(const std::string& path, std::string_view what, uint64_t maxBytes,
+                                         Diagnostics& diags) {
+    const std::string w(what);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        diags.error({path, 0}, "cannot open " + w + ": " + std::strerror(errno));
+        return std::nullopt;
+    }
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st{};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        diags.error({path, 0}, w + " is not a regular file");
+        return std::nullopt;
+    }
+    if (static_cast<uint64_t>(st.st_size) > maxBytes) {
+        diags.error({path, 0}, w + " is larger than " + std::to_string(maxBytes >> 20) + " MiB");
+        return std::nullopt;
+    }
+    std::string text;
+    text.reserve(static_cast<size_t>(st.st_size));
+    char buf[65536];
+    while (true) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            diags.error({path, 0}, "cannot read " + w + ": " + std::strerror(errno));
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        text.append(buf, static_cast<size_t>(n));
+    }
+    return text;
 }
 
 }  // namespace rampart::config

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -112,5 +113,10 @@ struct LoadResult {
 // malformed lines and bad values are errors with file:line.
 LoadResult loadConfigFile(const std::string& path);
 LoadResult parseConfigText(std::string_view text, const std::string& name);
+
+// The whole text of a table file a key names (key table, tenant map, unsubscribe_domains...), or an
+// error in `diags` at the path without a line: cannot open, not a regular file, over `maxBytes`.
+std::optional<std::string> readTableFile(const std::string& path, std::string_view what, uint64_t maxBytes,
+                                         Diagnostics& diags);
 
 }  // namespace rampart::config

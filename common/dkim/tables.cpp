@@ -19,41 +19,8 @@ namespace {
 
 constexpr uint64_t kMaxTableSize = uint64_t{256} << 20;
 
-std::optional<std::string> readTable(const std::string& path, const char* what,
-                                     config::Diagnostics& diags) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        diags.error({path, 0}, std::string("cannot open ") + what + ": " + std::strerror(errno));
-        return std::nullopt;
-    }
-    struct stat st;
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        diags.error({path, 0}, std::string(what) + " is not a regular file");
-        return std::nullopt;
-    }
-    if (static_cast<uint64_t>(st.st_size) > kMaxTableSize) {
-        ::close(fd);
-        diags.error({path, 0}, std::string(what) + " is larger than 256 MiB");
-        return std::nullopt;
-    }
-    std::string text;
-    text.reserve(static_cast<size_t>(st.st_size));
-    char buf[65536];
-    while (true) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int e = errno;
-            ::close(fd);
-            diags.error({path, 0}, std::string("cannot read ") + what + ": " + std::strerror(e));
-            return std::nullopt;
-        }
-        if (n == 0) break;
-        text.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return text;
+std::optional<std::string> readTable(const std::string& path, const char* what, config::Diagnostics& diags) {
+    return config::readTableFile(path, what, kMaxTableSize, diags);
 }
 
 // Calls fn(lineNumber, first field, rest of the line) for every line with content.

@@ -35,40 +35,8 @@ std::string quoted(std::string_view s) {
     return out;
 }
 
-// The whole file, or an error in `diags` (path without a line, as the DKIM tables do).
 std::optional<std::string> readTable(const std::string& path, config::Diagnostics& diags) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        diags.error({path, 0}, std::string("cannot open tenant map: ") + std::strerror(errno));
-        return std::nullopt;
-    }
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    struct stat st{};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        diags.error({path, 0}, "tenant map is not a regular file");
-        return std::nullopt;
-    }
-    if (static_cast<uint64_t>(st.st_size) > kMaxTableSize) {
-        diags.error({path, 0}, "tenant map is larger than 64 MiB");
-        return std::nullopt;
-    }
-    std::string text;
-    text.reserve(static_cast<size_t>(st.st_size));
-    char buf[65536];
-    while (true) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            diags.error({path, 0}, std::string("cannot read tenant map: ") + std::strerror(errno));
-            return std::nullopt;
-        }
-        if (n == 0) break;
-        text.append(buf, static_cast<size_t>(n));
-    }
-    return text;
+    return config::readTableFile(path, "tenant map", kMaxTableSize, diags);
 }
 
 bool printableName(std::string_view s) {

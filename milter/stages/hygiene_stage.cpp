@@ -92,22 +92,22 @@ std::string base64(std::string_view in) {
     static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     out.reserve((in.size() + 2) / 3 * 4);
+    auto byte = [&](size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(in[k])); };
     size_t i = 0;
     for (; i + 2 < in.size(); i += 3) {
-        unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                     static_cast<unsigned char>(in[i + 2]);
+        unsigned v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
         out += tbl[(v >> 18) & 63];
         out += tbl[(v >> 12) & 63];
         out += tbl[(v >> 6) & 63];
         out += tbl[v & 63];
     }
     if (i + 1 == in.size()) {
-        unsigned v = static_cast<unsigned char>(in[i]) << 16;
+        unsigned v = byte(i) << 16;
         out += tbl[(v >> 18) & 63];
         out += tbl[(v >> 12) & 63];
         out += "==";
     } else if (i + 2 == in.size()) {
-        unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+        unsigned v = (byte(i) << 16) | (byte(i + 1) << 8);
         out += tbl[(v >> 18) & 63];
         out += tbl[(v >> 12) & 63];
         out += tbl[(v >> 6) & 63];

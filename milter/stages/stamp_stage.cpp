@@ -1,7 +1,5 @@
 #include "milter/stages/stamp_stage.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "mail/address.h"
 #include "mail/domain.h"
@@ -93,51 +91,45 @@ StampSettings StampSettings::fromConfig(const config::Config& cfg, config::Diagn
     }
     const auto& ref = cfg.table("unsubscribe_domains");
     if (!ref.empty()) {
-        std::ifstream in(ref.path);
-        if (!in) {
-            diags.error(cfg.where("unsubscribe_domains"), "unsubscribe_domains: cannot read " + ref.path);
-        } else {
-            std::string line;
-            int lineNo = 0;
-            while (std::getline(in, line)) {
-                ++lineNo;
-                const config::SourceLocation where{ref.path, lineNo};
-                std::string_view l = line;
-                if (auto hash = l.find('#'); hash != std::string_view::npos) l = l.substr(0, hash);
-                auto words = util::splitList(l, " \t\r");
-                if (words.empty()) continue;
-                if (words.size() < 2 || words.size() > 3) {
-                    diags.error(where, "expected DOMAIN URL-BASE [MAILTO-ADDRESS]");
-                    continue;
-                }
-                DomainEntry e;
-                std::string_view dom = words[0];
-                bool wildcard = dom.rfind("*.", 0) == 0;
-                auto ascii = mail::toAsciiDomain(wildcard ? dom.substr(2) : dom);
-                if (!ascii) {
-                    diags.error(where, "\"" + util::printable(words[0]) + "\": " + ascii.error());
-                    continue;
-                }
-                e.pattern = (wildcard ? "*." : "") + util::toLower(*ascii);
-                if (words[1] != "-") {
-                    std::string err = checkUrlBase(words[1], http);
-                    if (!err.empty()) {
-                        diags.error(where, err + " (write - for none)");
-                        continue;
-                    }
-                    if (http) diags.warning(where, "plain http URL: RFC 8058 one-click needs https");
-                    e.target.urlBase = words[1];
-                }
-                if (words.size() == 3) {
-                    std::string err = checkMailto(words[2]);
-                    if (!err.empty()) {
-                        diags.error(where, err);
-                        continue;
-                    }
-                    e.target.mailto = words[2];
-                }
-                s.domains.push_back(std::move(e));
+        auto text = config::readTableFile(ref.path, "unsubscribe_domains table", uint64_t{16} << 20, diags);
+        int lineNo = 0;
+        for (std::string_view l : text ? util::splitExact(*text, '\n') : std::vector<std::string_view>{}) {
+            ++lineNo;
+            const config::SourceLocation where{ref.path, lineNo};
+            if (auto hash = l.find('#'); hash != std::string_view::npos) l = l.substr(0, hash);
+            auto words = util::splitList(l, " \t\r");
+            if (words.empty()) continue;
+            if (words.size() < 2 || words.size() > 3) {
+                diags.error(where, "expected DOMAIN URL-BASE [MAILTO-ADDRESS]");
+                continue;
             }
+            DomainEntry e;
+            std::string_view dom = words[0];
+            bool wildcard = dom.rfind("*.", 0) == 0;
+            auto ascii = mail::toAsciiDomain(wildcard ? dom.substr(2) : dom);
+            if (!ascii) {
+                diags.error(where, "\"" + util::printable(words[0]) + "\": " + ascii.error());
+                continue;
+            }
+            e.pattern = (wildcard ? "*." : "") + util::toLower(*ascii);
+            if (words[1] != "-") {
+                std::string err = checkUrlBase(words[1], http);
+                if (!err.empty()) {
+                    diags.error(where, err + " (write - for none)");
+                    continue;
+                }
+                if (http) diags.warning(where, "plain http URL: RFC 8058 one-click needs https");
+                e.target.urlBase = words[1];
+            }
+            if (words.size() == 3) {
+                std::string err = checkMailto(words[2]);
+                if (!err.empty()) {
+                    diags.error(where, err);
+                    continue;
+                }
+                e.target.mailto = words[2];
+            }
+            s.domains.push_back(std::move(e));
         }
     }
     const bool wantsLinks = !s.defaults.urlBase.empty() || !s.defaults.mailto.empty() || !s.domains.empty();

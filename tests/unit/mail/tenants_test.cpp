@@ -1,5 +1,6 @@
 // tenant_map: file: and refile: tables, diagnostics with file:line, and who is whose tenant (a
 // login without an entry is its own tenant; without a login the envelope sender decides).
+#include "temp_dir.h"
 #include "mail/tenants.h"
 
 #include <unistd.h>
@@ -14,18 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/rampart-tenants-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("tenants") {}
 };
 
 }  // namespace

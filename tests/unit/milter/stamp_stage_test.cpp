@@ -5,7 +5,10 @@
 #include <regex>
 
 #include "milter/stages/stamp_stage.h"
+#include "temp_dir.h"
 #include "util/strings.h"
+
+#include <fstream>
 
 using namespace rampart;
 using namespace rampart::milter;
@@ -176,4 +179,31 @@ TEST_CASE("stamps: configuration is checked", "[stamps]") {
           std::string::npos);
     CHECK(check("unsubscribe_secret = short\n").find("unsubscribe_secret") != std::string::npos);
     CHECK(check("unsubscribe_url = https://u.example.com/u/\nunsubscribe_secret = 0123456789abcdef0123\n").empty());
+}
+
+TEST_CASE("stamps: unsubscribe_domains lines, with file:line errors", "[stamps]") {
+    test::TempDir dir("stamps");
+    const std::string table = dir / "unsubscribe.domains";
+    {
+        std::ofstream f(table);
+        f << "# From domain     URL base                        mailto\n"
+             "acme-mail.com     https://unsub.acme.test/u/      unsubscribe@acme-mail.com\n"
+             "*.brand.test      https://brand.test/u/\n"
+             "mailonly.test     -                               stop@mailonly.test\n"
+             "bad.test          ftp://nope/\n"
+             "toomany.test      https://x.test/ a@b.test extra\n";
+    }
+    auto loaded = config::parseConfigText("unsubscribe_secret = 0123456789abcdef0123\nunsubscribe_domains = file:" + table + "\n",
+                                          "rampart.conf");
+    config::Diagnostics d = loaded.diagnostics;
+    StampSettings s = StampSettings::fromConfig(loaded.config, d);
+    const std::string errors = d.str();
+    CHECK(errors.find(table + ":5: ") != std::string::npos);
+    CHECK(errors.find(table + ":6: expected DOMAIN URL-BASE [MAILTO-ADDRESS]") != std::string::npos);
+    REQUIRE(s.domains.size() == 3);
+    CHECK(s.targetFor("acme-mail.com").mailto == "unsubscribe@acme-mail.com");
+    CHECK(s.targetFor("news.brand.test").urlBase == "https://brand.test/u/");
+    CHECK(s.targetFor("brand.test").urlBase.empty());  // *.brand.test: subdomains only
+    CHECK(s.targetFor("mailonly.test").urlBase.empty());
+    CHECK(s.targetFor("mailonly.test").mailto == "stop@mailonly.test");
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "milter/stages/suppression_stage.h"
+#include "temp_dir.h"
 
 using namespace rampart;
 using namespace rampart::milter;
@@ -15,22 +16,18 @@ namespace {
 constexpr int64_t kNow = 1795000000;
 
 struct Fixture {
-    std::string dir;
+    test::TempDir dir{"supstage"};
     std::unique_ptr<suppress::Store> store;
     std::shared_ptr<suppress::Index> index = std::make_shared<suppress::Index>(suppress::NormalizeOptions{});
     std::shared_ptr<util::FakeClock> clock = std::make_shared<util::FakeClock>(util::SystemTime(std::chrono::seconds(kNow)));
     std::shared_ptr<const mail::TenantMap> tenants;
     Fixture() {
-        char tmpl[] = "/tmp/rampart-supstage-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-        auto s = suppress::Store::open(dir + "/s.db", false);
+        auto s = suppress::Store::open(dir / "s.db", false);
         REQUIRE(s);
         store = std::move(s).value();
         config::Diagnostics d;
         tenants = std::make_shared<const mail::TenantMap>(mail::TenantMap::parse("alice@example.com acme\n", "t", d));
     }
-    ~Fixture() { std::filesystem::remove_all(dir); }
     void add(std::string target, suppress::Scope scope, suppress::Reason reason, std::optional<int64_t> expires = {}) {
         suppress::Entry e;
         e.target = std::move(target);

@@ -1,5 +1,6 @@
 // The journal: replay equals the live state, torn tails are ignored with a warning, snapshots and
 // journals round-trip, a killed process loses nothing it flushed, and the directory lock.
+#include "temp_dir.h"
 #include "policyd/journal.h"
 
 #include <signal.h>
@@ -20,18 +21,8 @@ namespace {
 
 const std::string kBob = "bob@acme-mail.com";
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/rampart-journal-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
+struct TempDir : rampart::test::TempDir {
+    TempDir() : rampart::test::TempDir("journal") {}
 };
 
 const char* kLimits = R"(

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "milter/stages/stamp_stage.h"
+#include "temp_dir.h"
 #include "policyd/unsubscribe_http.h"
 
 using namespace rampart;
@@ -16,23 +17,18 @@ namespace {
 constexpr int64_t kNow = 1795000000;
 
 struct Fixture {
-    std::string dir;
-    std::string db;
+    test::TempDir dir{"unsub"};
+    std::string db = dir / "suppression.db";
     std::shared_ptr<util::FakeClock> clock = std::make_shared<util::FakeClock>(util::SystemTime(std::chrono::seconds(kNow)));
     util::Keyring keys = util::Keyring::fromSecret("unit-test-secret-0123456789");
     std::shared_ptr<policyd::UnsubscribeHandler> handler;
     Fixture() {
-        char tmpl[] = "/tmp/rampart-unsub-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-        db = dir + "/suppression.db";
         handler = std::make_shared<policyd::UnsubscribeHandler>(db, clock);
         auto s = std::make_shared<policyd::UnsubscribeSettings>();
         s->keys = std::make_shared<const util::Keyring>(keys);
         s->lifetime = std::chrono::hours(24 * 30);
         handler->setSettings(s);
     }
-    ~Fixture() { std::filesystem::remove_all(dir); }
     std::string token(std::string rcpt, std::string tenant, int64_t issued = kNow) {
         return util::sealClaim(keys, {std::move(rcpt), "example.com", std::move(tenant), issued},
                                milter::kUnsubscribePurpose);

@@ -1,6 +1,7 @@
 // Suppression lists: normalization, the SQLite store (update rules, sticky reasons, audit trail,
 // expiry), the in-memory index following another handle's writes, scope masks, and CSV import and
 // export in both formats.
+#include "temp_dir.h"
 #include "suppression/suppression.h"
 
 #include <sqlite3.h>
@@ -20,18 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/rampart-suppression-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("suppression") {}
 };
 
 const NormalizeOptions kDefault;
