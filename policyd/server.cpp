@@ -259,9 +259,9 @@ private:
                               (req.saslUsername.empty() ? "" : " sasl=" + req.saslUsername) + ": " +
                               std::string(suppress::reasonName(hit->reason)) + ", " + hit->scope.str() +
                               (hit->target.size() > 1 && hit->target.front() == '@' ? ", whole domain" : ""));
-                    queue("550 5.7.1 <" + util::printable(req.recipient, 200) +
-                              ">: recipient is on the suppression list (" + std::string(suppress::reasonName(hit->reason)) +
-                              "); rampart will not send to it",
+                    // Postfix prefixes "<rcpt>: Recipient address rejected: " itself.
+                    queue("550 5.7.1 rampart: recipient is on the suppression list (" +
+                              std::string(suppress::reasonName(hit->reason)) + "); it will not be mailed",
                           false);
                     return;
                 }

@@ -165,10 +165,11 @@ def main():
         rhead = re.sub(r"(?ms)^DKIM-Signature:.*?(?=^\S)", "DKIM-Signature: ... (signed over everything below)\r\n", rhead + "\r\nX:")[:-3]
         rhead = re.sub(r"(?m)^(Received: from mta\.rampart\.test.*?)(?=^\S)", "", rhead, flags=re.S)
         show("arrived:\n" + textwrap.indent(rhead.replace("\r\n", "\n").strip(), "   "))
-        show(f"{GREEN}repaired{END}: " + "; ".join(l.split(": ", 3)[-1] for l in milter.log().splitlines()
-                                                    if "sales@acme-mail.com" in l and "signed:" in l)[-400:])
+        line = [l for l in milter.log().splitlines() if "sales@acme-mail.com" in l and "signed:" in l][-1]
+        show(f"{GREEN}the milter's log line{END}: " + line.split(" rampart-milter", 1)[-1].split(": ", 1)[-1])
         results = daemons.verify_all(keysfile, [rpath])
-        show("dkimpy: " + results["dkimpy"].strip() + " | libopendkim: " + results["libopendkim"].strip())
+        for name, out in results.items():
+            show(f"{name}: " + "; ".join(l.split(os.sep)[-1] for l in out.strip().splitlines()))
 
         step("8. Suppression: rampartctl suppress add dan@prospect.example --reason hard_bounce; then mail to bob and dan")
         show(daemons.rampartctl("suppress", "add", "dan@prospect.example", "--reason", "hard_bounce", config=conf).stdout)

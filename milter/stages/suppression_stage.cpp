@@ -33,8 +33,8 @@ Verdict SuppressionStage::onRecipient(const Envelope& env, std::string_view rcpt
     if (!hit) return Verdict::proceed();
     notes.add("suppressed <" + util::printable(rcpt) + "> (" + describeHit(*hit) + ")");
     return Verdict::reject("550", "5.7.1",
-                           "<" + util::printable(rcpt) + ">: recipient is on the suppression list (" +
-                               std::string(suppress::reasonName(hit->reason)) + "); rampart will not send to it",
+                           "<" + util::printable(rcpt) + ">: rampart: recipient is on the suppression list (" +
+                               std::string(suppress::reasonName(hit->reason)) + "); it will not be mailed",
                            "suppressed");
 }
 
