@@ -65,7 +65,10 @@ public:
             !r) {
             return util::err(r.error());
         }
-        run("DELETE FROM ingest_soft_bounces WHERE at < ?1", {std::to_string(now - window)});
+        // Pruning old rows only keeps the table small; a failure there changes no count, but is said.
+        if (auto pruned = run("DELETE FROM ingest_soft_bounces WHERE at < ?1", {std::to_string(now - window)}); !pruned) {
+            log::warning("ingest: pruning old soft bounces failed: " + pruned.error());
+        }
         return countWhere("SELECT count(*) FROM ingest_soft_bounces WHERE target = ?1 AND at >= ?2",
                           {target, std::to_string(now - window)});
     }
@@ -210,7 +213,7 @@ struct Ingest {
     }
 
     void dsn(const feedback::Report& rep, const feedback::Classifier& classifier) {
-        auto claim = claimFrom(rep.originalHeaders, "reference");
+        auto claim = claimFrom(rep.originalHeaders, util::kReferencePurpose);
         const std::string sendingDomain = claim ? claim->fromDomain : fromDomainOf(rep.originalHeaders);
         if (rep.recipients.empty()) out.push_back("delivery report without recipients: nothing to do");
         for (const auto& r : rep.recipients) {
@@ -304,7 +307,7 @@ struct Ingest {
             out.push_back("feedback report (not-spam): nothing to do");
             return;
         }
-        auto claim = claimFrom(rep.originalHeaders, "reference");
+        auto claim = claimFrom(rep.originalHeaders, util::kReferencePurpose);
         std::string rcpt = !redacted(rep.originalRcptTo) ? rep.originalRcptTo : claim ? claim->recipient : std::string();
         if (rcpt.empty()) {
             out.push_back("complaint (" + (type.empty() ? std::string("abuse") : type) +
@@ -322,7 +325,7 @@ struct Ingest {
             out.push_back("unsubscribe request, but unsubscribe_secret is not set: cannot read its token");
             return;
         }
-        auto c = util::openClaim(*keys, rep.unsubscribeToken, "unsubscribe", now, cfg.duration("unsubscribe_token_lifetime"));
+        auto c = util::openClaim(*keys, rep.unsubscribeToken, util::kUnsubscribePurpose, now, cfg.duration("unsubscribe_token_lifetime"));
         if (!c) {
             out.push_back("unsubscribe request with a token that does not open (" + c.error() + "): nothing changed");
             return;

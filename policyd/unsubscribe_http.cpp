@@ -21,7 +21,6 @@ using generic = asio::generic::stream_protocol;
 
 namespace {
 
-constexpr std::string_view kPurpose = "unsubscribe";
 
 std::string html(std::string_view s) {
     std::string out;
@@ -117,7 +116,7 @@ HttpAnswer UnsubscribeHandler::handle(std::string_view method, std::string_view 
     const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(clock_->now().time_since_epoch()).count();
     const std::string token = tokenOf(target);
     auto claim = token.empty() ? util::Result<util::MessageClaim>(util::err("no token in the request path"))
-                               : util::openClaim(*s->keys, token, kPurpose, now, s->lifetime);
+                               : util::openClaim(*s->keys, token, util::kUnsubscribePurpose, now, s->lifetime);
     if (!claim) {
         count(&UnsubscribeCounters::badTokens);
         log::info("one-click: " + std::string(method) + " from " + peer + ": refused: " + claim.error());

@@ -41,6 +41,11 @@ private:
     std::vector<Key> keys_;
 };
 
+// The purposes tokens are sealed for, shared by the milter (which seals), policyd's one-click
+// endpoint and rampartctl ingest (which open): one definition, so they cannot drift apart.
+constexpr std::string_view kUnsubscribePurpose = "unsubscribe";
+constexpr std::string_view kReferencePurpose = "reference";
+
 // What a one-click unsubscribe link or a reference stamp stands for.
 struct MessageClaim {
     std::string recipient;   // normalized address

@@ -26,8 +26,8 @@
 
 namespace rampart::milter {
 
-constexpr std::string_view kUnsubscribePurpose = "unsubscribe";
-constexpr std::string_view kReferencePurpose = "reference";
+using util::kReferencePurpose;
+using util::kUnsubscribePurpose;
 
 struct UnsubscribeTarget {
     std::string urlBase;  // "https://unsub.example.com/u/" (the token is appended); "" = none
