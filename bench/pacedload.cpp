@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
                     ask(fd, "request=smtpd_access_policy\nprotocol_state=END-OF-MESSAGE\nqueue_id=Q" + inst +
                                 "\nrecipient_count=1\nsender=" + sender + "\ninstance=" + inst + "\n\n");
                 }
-                lat[static_cast<size_t>(t)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+                lat[static_cast<size_t>(t)].push_back(
+                    std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
                 ++done;
                 ++n;
                 next += std::chrono::duration_cast<Clock::duration>(interval);
@@ -84,11 +85,16 @@ int main(int argc, char** argv) {
             close(fd);
         });
     }
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+        th.join();
     std::vector<double> all;
-    for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+    for (auto& v : lat)
+        all.insert(all.end(), v.begin(), v.end());
     std::sort(all.begin(), all.end());
     auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, size_t(p * all.size()))]; };
-    std::printf("PACED target=%.0f/s achieved=%.0f/s conns=%d decisions=%zu p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f late_sends=%ld\n",
-                rate, double(done) / seconds, conns, all.size(), pct(0.5), pct(0.9), pct(0.99), all.empty() ? 0 : all.back(), long(late));
+    std::printf(
+        "PACED target=%.0f/s achieved=%.0f/s conns=%d decisions=%zu p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f "
+        "late_sends=%ld\n",
+        rate, double(done) / seconds, conns, all.size(), pct(0.5), pct(0.9), pct(0.99), all.empty() ? 0 : all.back(),
+        long(late));
 }

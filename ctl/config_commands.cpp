@@ -6,9 +6,9 @@
 #include "config/docs.h"
 #include "ctl/ctl.h"
 #include "feedback/report.h"
-#include "suppression/suppression.h"
 #include "milter/runtime.h"
 #include "policyd/server.h"
+#include "suppression/suppression.h"
 
 namespace rampart::ctl {
 
@@ -26,8 +26,9 @@ int cmdCheckConfig(Context& ctx, const Args& args) {
         auto rt = milter::buildRuntime(cfg, opts, diags);
         if (rt) summary = "rampart-milter: " + rt->summary;
         // rampart-policyd is checked when it is configured: policyd_limits set, or the default file there.
-        struct stat st{};
-        bool policydConfigured = !cfg->isDefault("policyd_limits") || ::stat(cfg->str("policyd_limits").c_str(), &st) == 0;
+        struct stat st {};
+        bool policydConfigured =
+            !cfg->isDefault("policyd_limits") || ::stat(cfg->str("policyd_limits").c_str(), &st) == 0;
         auto prt = policydConfigured ? policyd::buildRuntime(cfg, diags) : nullptr;
         if (!policydConfigured) {
             summary += "\n  rampart-policyd: not configured (no " + cfg->str("policyd_limits") + ")";
@@ -47,7 +48,8 @@ int cmdCheckConfig(Context& ctx, const Args& args) {
         }
         if (const auto& sref = cfg->table("suppression_list"); !sref.empty()) {
             if (::stat(sref.path.c_str(), &st) != 0) {
-                summary += "\n  suppression list: " + sref.path + " does not exist yet (created by the first rampartctl suppress)";
+                summary += "\n  suppression list: " + sref.path +
+                           " does not exist yet (created by the first rampartctl suppress)";
             } else if (auto store = suppress::Store::open(sref.path, true); !store) {
                 diags.error(cfg->where("suppression_list"), "suppression_list: " + store.error());
             } else if (auto n = (*store)->count(); !n) {
@@ -57,7 +59,8 @@ int cmdCheckConfig(Context& ctx, const Args& args) {
             }
         }
     }
-    for (const auto& d : diags.all()) std::cerr << d.str() << "\n";
+    for (const auto& d : diags.all())
+        std::cerr << d.str() << "\n";
     if (diags.hasErrors()) {
         std::cerr << ctx.configPath << ": configuration has errors\n";
         return 1;

@@ -17,7 +17,7 @@ struct Context {
     // defaults when the file does not exist (keygen works before rampart.conf is written).
     const config::Config* config(bool missingOk = false);
 
-private:
+  private:
     std::unique_ptr<config::Config> loaded_;
 };
 
@@ -27,7 +27,7 @@ int cmdCheckConfig(Context& ctx, const Args& args);
 int cmdConfig(Context& ctx, const Args& args);
 int cmdDkim(Context& ctx, const Args& args);
 int cmdPolicyd(Context& ctx, const std::string& verb, Args args);  // status, pause, resume, reset
-int cmdIngest(Context& ctx, Args args);  // one bounce / complaint / unsubscribe on stdin
+int cmdIngest(Context& ctx, Args args);                            // one bounce / complaint / unsubscribe on stdin
 int cmdSuppress(Context& ctx, Args args);  // suppress add|remove|check|list|import|export|audit|expire
 
 // Small option helpers: find "--name VALUE" / "--flag" in args (removing them).

@@ -29,7 +29,8 @@ namespace {
 // A zone-file line with the record split into 255-byte character-strings.
 std::string zoneLine(const std::string& name, const std::string& record) {
     std::string s = name + ". 3600 IN TXT (";
-    for (size_t i = 0; i < record.size(); i += 250) s += " \"" + record.substr(i, 250) + "\"";
+    for (size_t i = 0; i < record.size(); i += 250)
+        s += " \"" + record.substr(i, 250) + "\"";
     return s + " )";
 }
 
@@ -116,9 +117,9 @@ int keygen(Context& ctx, Args args) {
     } else {
         owner = {"(current user)", geteuid(), getegid()};
     }
-    std::filesystem::path path = output ? std::filesystem::path(*output)
-                                        : std::filesystem::path(ctx.configPath).parent_path() / "keys" / *domain /
-                                              (selector + ".private");
+    std::filesystem::path path =
+        output ? std::filesystem::path(*output)
+               : std::filesystem::path(ctx.configPath).parent_path() / "keys" / *domain / (selector + ".private");
     if (auto r = makeKeyDirectory(path.parent_path(), owner); !r) {
         std::cerr << "rampartctl: " << r.error() << "\n";
         return 1;
@@ -145,9 +146,11 @@ int keygen(Context& ctx, Args args) {
     }
     const std::string name = selector + "._domainkey." + *domain;
     const std::string record = (*key)->dnsRecord();
-    std::cout << "Wrote " << path.string() << " (" << (alg == dkim::KeyAlgorithm::Rsa ? "RSA-" + std::to_string(bits) : "Ed25519")
-              << ", owner " << owner.name << ", mode 0600).\n\n"
-              << "Publish this DNS record:\n" << zoneLine(name, record) << "\n\n"
+    std::cout << "Wrote " << path.string() << " ("
+              << (alg == dkim::KeyAlgorithm::Rsa ? "RSA-" + std::to_string(bits) : "Ed25519") << ", owner "
+              << owner.name << ", mode 0600).\n\n"
+              << "Publish this DNS record:\n"
+              << zoneLine(name, record) << "\n\n"
               << "Then add to the key table (dkim_key_table):\n"
               << name << " " << *domain << ":" << selector << ":" << path.string() << "\n"
               << "and to the signing table (dkim_signing_table, refile: format):\n"
@@ -203,13 +206,15 @@ int check(Context& ctx, Args args) {
     }
     config::Diagnostics diags;
     auto keys = dkim::KeyTable::load(cfg->table("dkim_key_table"), diags);
-    auto signing = cfg->table("dkim_signing_table").empty() ? dkim::SigningTable()
-                                                             : dkim::SigningTable::load(cfg->table("dkim_signing_table"), diags);
+    auto signing = cfg->table("dkim_signing_table").empty()
+                       ? dkim::SigningTable()
+                       : dkim::SigningTable::load(cfg->table("dkim_signing_table"), diags);
     dkim::KeyFileOptions kfo;
     kfo.requireSafe = false;  // a check of DNS, not of file permissions (check-config does that)
     milter::KeyStore store(kfo);
     store.loadAll(keys, diags);
-    for (const auto& d : diags.all()) std::cerr << d.str() << "\n";
+    for (const auto& d : diags.all())
+        std::cerr << d.str() << "\n";
     auto plan = milter::planKeyChecks(keys, signing, store);
     dns::ResolverOptions ro;
     ro.servers = cfg->list("dns_servers");
@@ -230,15 +235,17 @@ int check(Context& ctx, Args args) {
         std::cout << (results.empty() ? "]\n" : "\n]\n");
     } else {
         size_t width = 8;
-        for (const auto& r : results) width = std::max(width, r.name.size());
+        for (const auto& r : results)
+            width = std::max(width, r.name.size());
         std::cout << std::string("SELECTOR") << std::string(width - 8 + 2, ' ') << "KEY          STATUS      DETAIL\n";
         for (size_t i = 0; i < results.size(); ++i) {
             const auto& r = results[i];
             const auto& key = plan.inputs[i].key;
             std::string k = std::string(dkim::keyTypeTag(key->algorithm())) + "-" + std::to_string(key->bits());
             std::string st = dkim::keyCheckStatusName(r.status);
-            std::cout << r.name << std::string(width - r.name.size() + 2, ' ') << k << std::string(k.size() < 13 ? 13 - k.size() : 1, ' ')
-                      << st << std::string(st.size() < 12 ? 12 - st.size() : 1, ' ')
+            std::cout << r.name << std::string(width - r.name.size() + 2, ' ') << k
+                      << std::string(k.size() < 13 ? 13 - k.size() : 1, ' ') << st
+                      << std::string(st.size() < 12 ? 12 - st.size() : 1, ' ')
                       << (r.status == dkim::KeyCheckStatus::Ok ? "" : r.detail) << "\n";
         }
         if (results.empty()) std::cout << "(no selectors to check)\n";

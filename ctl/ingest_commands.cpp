@@ -41,7 +41,7 @@ constexpr size_t kMaxInput = 20 * 1024 * 1024;
 // Ingestion's own counters, in the suppression store's file: soft bounces per address and
 // sender-policy failures per sending domain (for a later circuit breaker).
 class Counts {
-public:
+  public:
     ~Counts() {
         if (db_) sqlite3_close(db_);
     }
@@ -50,23 +50,25 @@ public:
             return util::err(std::string("cannot open ") + path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
         }
         sqlite3_busy_timeout(db_, 5000);
-        return exec("CREATE TABLE IF NOT EXISTS ingest_soft_bounces (target TEXT NOT NULL, at INTEGER NOT NULL, "
-                    "category TEXT, diagnostic TEXT);"
-                    "CREATE INDEX IF NOT EXISTS ingest_soft_bounces_target ON ingest_soft_bounces(target, at);"
-                    "CREATE TABLE IF NOT EXISTS ingest_sender_policy (domain TEXT NOT NULL, at INTEGER NOT NULL, "
-                    "category TEXT, recipient_domain TEXT, diagnostic TEXT);"
-                    "CREATE INDEX IF NOT EXISTS ingest_sender_policy_domain ON ingest_sender_policy(domain, at);");
+        return exec(
+            "CREATE TABLE IF NOT EXISTS ingest_soft_bounces (target TEXT NOT NULL, at INTEGER NOT NULL, "
+            "category TEXT, diagnostic TEXT);"
+            "CREATE INDEX IF NOT EXISTS ingest_soft_bounces_target ON ingest_soft_bounces(target, at);"
+            "CREATE TABLE IF NOT EXISTS ingest_sender_policy (domain TEXT NOT NULL, at INTEGER NOT NULL, "
+            "category TEXT, recipient_domain TEXT, diagnostic TEXT);"
+            "CREATE INDEX IF NOT EXISTS ingest_sender_policy_domain ON ingest_sender_policy(domain, at);");
     }
     // Records a soft bounce; returns how many this address had within the window (this one included).
-    util::Result<int64_t> softBounce(const std::string& target, int64_t now, int64_t window, const std::string& category,
-                                     const std::string& diagnostic) {
+    util::Result<int64_t> softBounce(const std::string& target, int64_t now, int64_t window,
+                                     const std::string& category, const std::string& diagnostic) {
         if (auto r = run("INSERT INTO ingest_soft_bounces(target, at, category, diagnostic) VALUES(?1, ?2, ?3, ?4)",
                          {target, std::to_string(now), category, diagnostic});
             !r) {
             return util::err(r.error());
         }
         // Pruning old rows only keeps the table small; a failure there changes no count, but is said.
-        if (auto pruned = run("DELETE FROM ingest_soft_bounces WHERE at < ?1", {std::to_string(now - window)}); !pruned) {
+        if (auto pruned = run("DELETE FROM ingest_soft_bounces WHERE at < ?1", {std::to_string(now - window)});
+            !pruned) {
             log::warning("ingest: pruning old soft bounces failed: " + pruned.error());
         }
         return countWhere("SELECT count(*) FROM ingest_soft_bounces WHERE target = ?1 AND at >= ?2",
@@ -84,7 +86,7 @@ public:
                           {domain, std::to_string(now - 86400)});
     }
 
-private:
+  private:
     util::Result<bool> exec(const char* sql) {
         char* msg = nullptr;
         if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
@@ -103,7 +105,8 @@ private:
     util::Result<bool> prepare(Stmt& st, const char* sql, const std::vector<std::string>& args) {
         if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) return util::err(sqlite3_errmsg(db_));
         for (size_t i = 0; i < args.size(); ++i) {
-            sqlite3_bind_text(st.s, static_cast<int>(i + 1), args[i].data(), static_cast<int>(args[i].size()), SQLITE_TRANSIENT);
+            sqlite3_bind_text(st.s, static_cast<int>(i + 1), args[i].data(), static_cast<int>(args[i].size()),
+                              SQLITE_TRANSIENT);
         }
         return true;
     }
@@ -217,10 +220,10 @@ struct Ingest {
         const std::string sendingDomain = claim ? claim->fromDomain : fromDomainOf(rep.originalHeaders);
         if (rep.recipients.empty()) out.push_back("delivery report without recipients: nothing to do");
         for (const auto& r : rep.recipients) {
-            std::string rcpt = !redacted(r.finalRecipient) ? r.finalRecipient
+            std::string rcpt = !redacted(r.finalRecipient)      ? r.finalRecipient
                                : !redacted(r.originalRecipient) ? r.originalRecipient
-                               : claim ? claim->recipient
-                                       : std::string();
+                               : claim                          ? claim->recipient
+                                                                : std::string();
             const std::string status = r.status;
             if (r.action != "failed" && r.action != "delayed") {
                 out.push_back("<" + rcpt + ">: action " + (r.action.empty() ? "(none)" : r.action) + ": nothing to do");
@@ -280,7 +283,8 @@ struct Ingest {
                 case feedback::ActionClass::SenderPolicy: {
                     const std::string d = sendingDomain.empty() ? std::string("(unknown)") : sendingDomain;
                     if (dryRun) {
-                        out.push_back(head + ": sender-policy failure of " + d + "; would be counted; recipient not suppressed");
+                        out.push_back(head + ": sender-policy failure of " + d +
+                                      "; would be counted; recipient not suppressed");
                         break;
                     }
                     auto n = counts.senderPolicy(d, now, c.category, domainOfAddress(rcpt), r.diagnostic);
@@ -308,7 +312,9 @@ struct Ingest {
             return;
         }
         auto claim = claimFrom(rep.originalHeaders, util::kReferencePurpose);
-        std::string rcpt = !redacted(rep.originalRcptTo) ? rep.originalRcptTo : claim ? claim->recipient : std::string();
+        std::string rcpt = !redacted(rep.originalRcptTo) ? rep.originalRcptTo
+                           : claim                       ? claim->recipient
+                                                         : std::string();
         if (rcpt.empty()) {
             out.push_back("complaint (" + (type.empty() ? std::string("abuse") : type) +
                           ") without a recipient or a usable " + cfg.str("reference_header") + ": nothing suppressed");
@@ -317,7 +323,8 @@ struct Ingest {
         out.push_back("complaint (" + (type.empty() ? std::string("abuse") : type) + ") about <" + rcpt + ">" +
                       (redacted(rep.originalRcptTo) && claim ? " (recipient from the reference stamp)" : ""));
         suppressAddress(rcpt, scopeFor(claim, fromDomainOf(rep.originalHeaders)), suppress::Reason::Complaint, "arf",
-                        std::nullopt, "feedback report " + type + (rep.sourceIp.empty() ? "" : " source " + rep.sourceIp));
+                        std::nullopt,
+                        "feedback report " + type + (rep.sourceIp.empty() ? "" : " source " + rep.sourceIp));
     }
 
     void unsubscribe(const feedback::Report& rep) {
@@ -325,14 +332,17 @@ struct Ingest {
             out.push_back("unsubscribe request, but unsubscribe_secret is not set: cannot read its token");
             return;
         }
-        auto c = util::openClaim(*keys, rep.unsubscribeToken, util::kUnsubscribePurpose, now, cfg.duration("unsubscribe_token_lifetime"));
+        auto c = util::openClaim(*keys, rep.unsubscribeToken, util::kUnsubscribePurpose, now,
+                                 cfg.duration("unsubscribe_token_lifetime"));
         if (!c) {
             out.push_back("unsubscribe request with a token that does not open (" + c.error() + "): nothing changed");
             return;
         }
         out.push_back("mailto unsubscribe of <" + c->recipient + "> from " + c->fromDomain);
-        suppressAddress(c->recipient, scopeFor(std::optional<util::MessageClaim>(*c), {}), suppress::Reason::Unsubscribe, "mailto", std::nullopt,
-                        "mailto unsubscribe" + (rep.from.empty() ? std::string() : " from " + util::printable(rep.from, 100)));
+        suppressAddress(
+            c->recipient, scopeFor(std::optional<util::MessageClaim>(*c), {}), suppress::Reason::Unsubscribe, "mailto",
+            std::nullopt,
+            "mailto unsubscribe" + (rep.from.empty() ? std::string() : " from " + util::printable(rep.from, 100)));
     }
 };
 
@@ -407,7 +417,8 @@ int cmdIngest(Context& ctx, Args args) {
     Ingest ing(*cfg, **store, counts);
     ing.norm.caseSensitiveLocalPart = cfg->flag("suppression_case_sensitive");
     ing.norm.foldGmail = cfg->flag("suppression_fold_gmail");
-    ing.now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    ing.now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     ing.dryRun = dryRun;
     if (const std::string secret = cfg->str("unsubscribe_secret"); !secret.empty()) {
         auto k = util::Keyring::load(secret);
@@ -438,7 +449,8 @@ int cmdIngest(Context& ctx, Args args) {
                    util::printable(rep.subject, 80) + "\"; nothing done");
             return 0;
     }
-    for (const auto& line : ing.out) report("ingest: " + what + ": " + line);
+    for (const auto& line : ing.out)
+        report("ingest: " + what + ": " + line);
     if (ing.writeFailed) {
         std::cerr << "rampartctl ingest: the suppression list could not be written; exit 75 so the MTA retries\n";
         return EX_TEMPFAIL;

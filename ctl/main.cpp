@@ -13,13 +13,14 @@ namespace rampart::ctl {
 
 const config::Config* Context::config(bool missingOk) {
     if (loaded_) return loaded_.get();
-    struct stat st{};
+    struct stat st {};
     if (missingOk && ::stat(configPath.c_str(), &st) != 0) {
         loaded_ = std::make_unique<config::Config>();
         return loaded_.get();
     }
     auto r = config::loadConfigFile(configPath);
-    for (const auto& d : r.diagnostics.all()) std::cerr << d.str() << "\n";
+    for (const auto& d : r.diagnostics.all())
+        std::cerr << d.str() << "\n";
     if (r.diagnostics.hasErrors()) return nullptr;
     loaded_ = std::make_unique<config::Config>(r.config);
     return loaded_.get();
@@ -69,7 +70,8 @@ constexpr const char* kUsage =
     "  pause SCOPE [--reason TEXT]  defer everything matching SCOPE until resumed (a kill switch)\n"
     "  resume SCOPE\n"
     "  reset SCOPE [--warmup-day N] [--reason TEXT]   clear counts (and move the warmup to day N)\n"
-    "     SCOPE: KIND=VALUE[,KIND=VALUE...], e.g. mailbox=bob@acme-mail.com, sender_domain=acme-mail.com,provider=google\n"
+    "     SCOPE: KIND=VALUE[,KIND=VALUE...], e.g. mailbox=bob@acme-mail.com, "
+    "sender_domain=acme-mail.com,provider=google\n"
     "  suppress add TARGET [--reason R] [--scope S] [--expires 30d|YYYY-MM-DD] [--note TEXT]\n"
     "                               suppress an address or a whole domain (@example.com)\n"
     "  suppress remove TARGET [--scope S] [--force] [--why TEXT]\n"
@@ -120,7 +122,8 @@ int main(int argc, char** argv) {
         if (cmd == "config") return ctl::cmdConfig(ctx, args);
         if (cmd == "dkim") return ctl::cmdDkim(ctx, args);
         if (cmd == "ingest") return ctl::cmdIngest(ctx, args);
-        if (cmd == "status" || cmd == "pause" || cmd == "resume" || cmd == "reset") return ctl::cmdPolicyd(ctx, cmd, args);
+        if (cmd == "status" || cmd == "pause" || cmd == "resume" || cmd == "reset")
+            return ctl::cmdPolicyd(ctx, cmd, args);
         if (cmd == "suppress") return ctl::cmdSuppress(ctx, args);
     } catch (const std::exception& e) {
         std::cerr << "rampartctl: " << e.what() << "\n";

@@ -56,7 +56,8 @@ std::optional<std::string> askDaemon(const std::string& path, const std::string&
     std::string reply;
     char buf[8192];
     ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
+    while ((n = ::read(fd, buf, sizeof buf)) > 0)
+        reply.append(buf, static_cast<size_t>(n));
     ::close(fd);
     return reply;
 }
@@ -71,26 +72,31 @@ bool loadLimits(const config::Config& cfg, policyd::LimitSet& out) {
     config::Diagnostics diags;
     const date::time_zone* zone = date::locate_zone(cfg.str("policyd_timezone"));
     out = policyd::LimitSet::load(cfg.str("policyd_limits"), zone, diags);
-    for (const auto& d : diags.all()) std::cerr << d.str() << "\n";
+    for (const auto& d : diags.all())
+        std::cerr << d.str() << "\n";
     return !diags.hasErrors();
 }
 
-std::string optText(const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : std::string("-"); }
+std::string optText(const std::optional<uint64_t>& v) {
+    return v ? std::to_string(*v) : std::string("-");
+}
 
 int printRows(const std::vector<policyd::StatusRow>& rows, const std::vector<policyd::Pause>& pauses) {
-    std::vector<std::vector<std::string>> table{{"LIMIT", "SCOPE", "COUNT", "CAP", "WARMUP", "RESERVED", "NEXT RESET", "STATE"}};
+    std::vector<std::vector<std::string>> table{
+        {"LIMIT", "SCOPE", "COUNT", "CAP", "WARMUP", "RESERVED", "NEXT RESET", "STATE"}};
     for (const auto& r : rows) {
         std::string cap = r.cap ? optText(r.cap) + "/" + r.period : std::string("-");
-        std::string warm = r.warmupDay ? "day " + std::to_string(*r.warmupDay) + ": " + optText(r.today) + "/" +
-                                             optText(r.warmupCap)
-                                       : std::string("-");
+        std::string warm =
+            r.warmupDay ? "day " + std::to_string(*r.warmupDay) + ": " + optText(r.today) + "/" + optText(r.warmupCap)
+                        : std::string("-");
         std::string state = r.paused ? "paused" : "active";
         table.push_back({r.limit, r.scope, std::to_string(r.count), cap, warm, std::to_string(r.reserved),
                          r.nextResetText.empty() ? "-" : r.nextResetText, state});
     }
     std::vector<size_t> width(table[0].size(), 0);
     for (const auto& row : table) {
-        for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+        for (size_t i = 0; i < row.size(); ++i)
+            width[i] = std::max(width[i], row[i].size());
     }
     for (const auto& row : table) {
         std::string line;
@@ -150,7 +156,8 @@ int cmdPolicyd(Context& ctx, const std::string& verb, Args args) {
     if (verb == "status") cmd += "\t" + scopeText;
     if (verb == "pause") cmd += "\t" + scopeText + "\t" + who + "\t" + reason.value_or("");
     if (verb == "resume") cmd += "\t" + scopeText + "\t" + who;
-    if (verb == "reset") cmd += "\t" + scopeText + "\t" + warmupDay.value_or("-") + "\t" + who + "\t" + reason.value_or("");
+    if (verb == "reset")
+        cmd += "\t" + scopeText + "\t" + warmupDay.value_or("-") + "\t" + who + "\t" + reason.value_or("");
 
     if (auto reply = askDaemon(socketPath, cmd)) {
         size_t nl = reply->find('\n');
@@ -194,7 +201,8 @@ int cmdPolicyd(Context& ctx, const std::string& verb, Args args) {
             r = policyd::Journal::loadReadOnly(dir, state);
         }
         if (!r) {
-            std::cerr << "rampartctl: rampart-policyd is not running and " << dir << " cannot be read: " << r.error() << "\n";
+            std::cerr << "rampartctl: rampart-policyd is not running and " << dir << " cannot be read: " << r.error()
+                      << "\n";
             return 1;
         }
         auto rows = state.status(limits, spec ? &*spec : nullptr, now);
@@ -206,7 +214,7 @@ int cmdPolicyd(Context& ctx, const std::string& verb, Args args) {
         return printRows(rows, state.pauses());
     }
     // Write as the directory's owner (rampart_user), so the daemon can read what we write.
-    struct stat st{};
+    struct stat st {};
     if (::stat(dir.c_str(), &st) == 0 && geteuid() == 0 && st.st_uid != 0) {
         passwd* pw = getpwuid(st.st_uid);
         util::Account owner{pw ? pw->pw_name : std::to_string(st.st_uid), st.st_uid, st.st_gid};
@@ -218,7 +226,8 @@ int cmdPolicyd(Context& ctx, const std::string& verb, Args args) {
     policyd::State state(policyd::StateOptions{});
     auto journal = policyd::Journal::open(dir, state);
     if (!journal) {
-        std::cerr << "rampartctl: rampart-policyd is not running, and " << dir << " cannot be opened: " << journal.error() << "\n";
+        std::cerr << "rampartctl: rampart-policyd is not running, and " << dir
+                  << " cannot be opened: " << journal.error() << "\n";
         return 1;
     }
     std::string done;

@@ -114,7 +114,7 @@ std::unique_ptr<Store> openStore(const Setup& s, bool write) {
 }
 
 bool storeExists(const Setup& s) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(s.path.c_str(), &st) == 0;
 }
 
@@ -198,7 +198,8 @@ std::string json(std::string_view s) {
         } else {
             size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
             bool ok = len > 0 && c < 0xF5 && i + len <= s.size();
-            for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+            for (size_t k = 1; ok && k < len; ++k)
+                ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
             if (ok) {
                 out.append(s.substr(i, len));
                 i += len;
@@ -289,7 +290,8 @@ int verbAdd(const Setup& s, Args args) {
         return 1;
     }
     share(s);
-    const std::string shown = *target == util::trim(args[0]) ? *target : *target + " (from " + util::printable(args[0]) + ")";
+    const std::string shown =
+        *target == util::trim(args[0]) ? *target : *target + " (from " + util::printable(args[0]) + ")";
     switch (*r) {
         case suppress::AddOutcome::Added:
             std::cout << "added: " << shown << " " << e.scope.str() << " " << suppress::reasonName(e.reason)
@@ -347,7 +349,9 @@ int verbRemove(const Setup& s, Args args) {
             auto others = store->list(std::nullopt, std::nullopt, *target, 0);
             if (others) {
                 for (const auto& e : *others) {
-                    if (e.target == *target) std::cerr << "  listed in scope " << e.scope.str() << " (use --scope " << e.scope.str() << ")\n";
+                    if (e.target == *target)
+                        std::cerr << "  listed in scope " << e.scope.str() << " (use --scope " << e.scope.str()
+                                  << ")\n";
                 }
             }
             return 1;
@@ -393,7 +397,8 @@ int verbCheck(const Setup& s, Args args) {
         std::cerr << "rampartctl suppress: " << m.error() << "\n";
         return 2;
     }
-    for (const auto& e : *m) std::cout << "suppressed: " << describe(e) << "\n";
+    for (const auto& e : *m)
+        std::cout << "suppressed: " << describe(e) << "\n";
     if (m->empty()) std::cout << "not suppressed: " << *target << "\n";
     // Entries in scopes this check did not cover: worth knowing, not a match.
     if (tenant == std::nullopt || fromDomain == std::nullopt) {
@@ -496,7 +501,8 @@ int verbImport(const Setup& s, Args args) {
     auto rep = suppress::importCsv(*store, in, file, *format, *scope, s.norm, who(), now());
     share(s);
     constexpr size_t kShown = 1000;
-    for (size_t i = 0; i < rep.errors.size() && i < kShown; ++i) std::cerr << rep.errors[i] << "\n";
+    for (size_t i = 0; i < rep.errors.size() && i < kShown; ++i)
+        std::cerr << rep.errors[i] << "\n";
     if (rep.errors.size() > kShown) std::cerr << "... and " << rep.errors.size() - kShown << " more errors\n";
     std::cout << (file == "-" ? std::string("stdin") : file) << ": " << rep.added << " added, " << rep.updated
               << " updated, " << rep.unchanged << " unchanged, " << rep.errors.size() << " errors\n";

@@ -63,7 +63,9 @@ struct Session {
     bool leadingSpace() const { return (steps & SMFIP_HDR_LEADSPC) != 0; }
 };
 
-Session* session(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
+Session* session(SMFICTX* ctx) {
+    return static_cast<Session*>(smfi_getpriv(ctx));
+}
 
 Session* ensureSession(SMFICTX* ctx) {
     Session* s = session(ctx);
@@ -155,7 +157,9 @@ sfsistat guarded(SMFICTX* ctx, const char* where, F&& f) noexcept {
     }
 }
 
-sfsistat noReply(const Session* s, unsigned long bit) { return (s && (s->steps & bit)) ? SMFIS_NOREPLY : SMFIS_CONTINUE; }
+sfsistat noReply(const Session* s, unsigned long bit) {
+    return (s && (s->steps & bit)) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
 
 // For callbacks negotiated without a reply (connect, MAIL, headers, end of headers, body): an
 // internal error cannot be answered there, so it is remembered and answered at end-of-message; the
@@ -181,8 +185,8 @@ sfsistat guardedNoReply(SMFICTX* ctx, const char* where, unsigned long bit, F&& 
     }
 }
 
-sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
-                     unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
+sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long, unsigned long* pf0,
+                     unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
     return guarded(ctx, "negotiate", [&]() -> sfsistat {
         const unsigned long required = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
         if ((f0 & required) != required) {
@@ -418,8 +422,8 @@ sfsistat onEom(SMFICTX* ctx) {
             gStats->count(v.kind == Verdict::Kind::Tempfail ? "tempfailed"
                           : v.kind == Verdict::Kind::Reject ? "rejected"
                                                             : "discarded");
-            log::info(qid(s) + ": " + kind + ": " + describe(env, *s) + " " + env.oursReason + ": " + v.code + " " + v.xcode +
-                      " " + v.text + (notes.empty() ? "" : " [" + notes + "]"));
+            log::info(qid(s) + ": " + kind + ": " + describe(env, *s) + " " + env.oursReason + ": " + v.code + " " +
+                      v.xcode + " " + v.text + (notes.empty() ? "" : " [" + notes + "]"));
             sfsistat rc = v.kind == Verdict::Kind::Tempfail ? SMFIS_TEMPFAIL
                           : v.kind == Verdict::Kind::Reject ? SMFIS_REJECT
                                                             : SMFIS_DISCARD;
@@ -448,8 +452,8 @@ sfsistat onEom(SMFICTX* ctx) {
         } else {
             gStats->count("unsigned");
         }
-        log::info(qid(s) + ": " + (tx.notes.signedDomains.empty() ? "accepted" : "signed") + ": " + describe(env, *s) + " " +
-                  env.oursReason + (notes.empty() ? "" : ": " + notes));
+        log::info(qid(s) + ": " + (tx.notes.signedDomains.empty() ? "accepted" : "signed") + ": " + describe(env, *s) +
+                  " " + env.oursReason + (notes.empty() ? "" : ": " + notes));
         s->tx.reset();
         return SMFIS_CONTINUE;
     });
@@ -498,8 +502,12 @@ util::Result<bool> openMilterSocket(const config::ListenAddress& address, Runtim
     return true;
 }
 
-int runMilter() { return smfi_main() == MI_SUCCESS ? 0 : 1; }
+int runMilter() {
+    return smfi_main() == MI_SUCCESS ? 0 : 1;
+}
 
-void stopMilter() { smfi_stop(); }
+void stopMilter() {
+    smfi_stop();
+}
 
 }  // namespace rampart::milter

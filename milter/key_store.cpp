@@ -72,7 +72,8 @@ std::set<std::string> literalDomainsFor(const dkim::SigningTable& signing, const
         if (e.keyName != keyName) continue;
         std::string k = e.key;
         if (size_t at = k.rfind('@'); at != std::string::npos) k = k.substr(at + 1);
-        while (!k.empty() && k.front() == '.') k.erase(0, 1);
+        while (!k.empty() && k.front() == '.')
+            k.erase(0, 1);
         if (!k.empty() && k.find('*') == std::string::npos && k.find('.') != std::string::npos) out.insert(k);
     }
     return out;

@@ -21,7 +21,7 @@
 namespace rampart::milter {
 
 class KeyStore {
-public:
+  public:
     explicit KeyStore(dkim::KeyFileOptions options) : options_(options) {}
 
     // Loads the literal paths of `table`; problems go to `diags` at the KeyTable line.
@@ -35,7 +35,7 @@ public:
     void refuse(const std::string& domain, const std::string& selector, std::string reason);
     size_t loadedCount() const { return loaded_.size(); }
 
-private:
+  private:
     dkim::KeyFileOptions options_;
     std::map<std::string, std::shared_ptr<const dkim::PrivateKey>, std::less<>> loaded_;  // by path
     std::map<std::string, std::string, std::less<>> refused_;  // "selector._domainkey.domain" -> reason

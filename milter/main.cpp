@@ -81,7 +81,8 @@ struct Control {
         }
         log::setLevel(cfg->str("log_level"));
         holder->set(rt);
-        log::info("reloaded " + configPath + ": " + rt->summary + " (generation " + std::to_string(rt->generation) + ")");
+        log::info("reloaded " + configPath + ": " + rt->summary + " (generation " + std::to_string(rt->generation) +
+                  ")");
     }
 
     // Runs in its own thread with HUP/TERM/USR1 blocked everywhere else.
@@ -135,14 +136,13 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
 
     po::options_description opts("rampart-milter options");
-    opts.add_options()
-        ("help,h", "show this help")
-        ("version,V", "print the version")
-        ("config,c", po::value<std::string>()->default_value(RAMPART_DEFAULT_CONFIG), "configuration file")
-        ("foreground,f", "stay in the foreground and log to stderr")
-        ("check-config,n", "check the configuration (tables and keys too), print every problem as file:line, exit 0 or 1")
-        ("print-defaults,d", "print every key rampart-milter reads with its default (like postconf -d)")
-        ("print-config", "print the settings that differ from their defaults (like postconf -n)");
+    opts.add_options()("help,h", "show this help")("version,V", "print the version")(
+        "config,c", po::value<std::string>()->default_value(RAMPART_DEFAULT_CONFIG), "configuration file")(
+        "foreground,f", "stay in the foreground and log to stderr")(
+        "check-config,n",
+        "check the configuration (tables and keys too), print every problem as file:line, exit 0 or 1")(
+        "print-defaults,d", "print every key rampart-milter reads with its default (like postconf -d)")(
+        "print-config", "print the settings that differ from their defaults (like postconf -n)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, opts), vm);

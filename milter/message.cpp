@@ -82,12 +82,15 @@ void Message::removeRecipient(const std::string& address) {
 std::vector<std::string> Message::remainingRecipients() const {
     std::vector<std::string> out;
     for (const auto& r : envelope.recipients) {
-        if (std::find(removedRecipients_.begin(), removedRecipients_.end(), r) == removedRecipients_.end()) out.push_back(r);
+        if (std::find(removedRecipients_.begin(), removedRecipients_.end(), r) == removedRecipients_.end())
+            out.push_back(r);
     }
     return out;
 }
 
-void Message::changeSender(std::string address) { newSender_ = std::move(address); }
+void Message::changeSender(std::string address) {
+    newSender_ = std::move(address);
+}
 
 EditList Message::edits() const {
     EditList out;
@@ -110,7 +113,8 @@ EditList Message::edits() const {
     }
     // 3. Appends in order.
     for (const auto& e : entries_) {
-        if (e.origin == Origin::Appended) out.headers.push_back({HeaderEdit::Kind::Append, e.field.name, e.field.value, 0, 0});
+        if (e.origin == Origin::Appended)
+            out.headers.push_back({HeaderEdit::Kind::Append, e.field.name, e.field.value, 0, 0});
     }
     // 4. Prepends: insert each at position 1 (below the MTA's Received:), bottom-most first, so the
     //    delivered order equals the view's order.

@@ -19,14 +19,14 @@ namespace rampart::milter {
 struct Envelope {
     std::string clientAddress;  // IP literal, or "" for a unix-socket or non-SMTP client
     std::string clientName;
-    std::string daemonName;     // {daemon_name}
-    std::string authUser;       // {auth_authen}, "" when not authenticated
-    std::string sender;         // envelope sender without angle brackets ("" = null sender)
+    std::string daemonName;               // {daemon_name}
+    std::string authUser;                 // {auth_authen}, "" when not authenticated
+    std::string sender;                   // envelope sender without angle brackets ("" = null sender)
     std::vector<std::string> recipients;  // accepted recipients, without angle brackets
-    std::string queueId;        // macro i; known from DATA on
-    bool smtputf8 = false;      // MAIL FROM carried SMTPUTF8
-    bool ours = false;          // our users' mail: repaired, checked and signed
-    std::string oursReason;     // why (or why not), for the log line
+    std::string queueId;                  // macro i; known from DATA on
+    bool smtputf8 = false;                // MAIL FROM carried SMTPUTF8
+    bool ours = false;                    // our users' mail: repaired, checked and signed
+    std::string oursReason;               // why (or why not), for the log line
 };
 
 // One header operation for the MTA. Occurrence indexes are 1-based among fields of the same name in
@@ -49,7 +49,7 @@ struct EditList {
 };
 
 class Message {
-public:
+  public:
     Envelope envelope;
 
     // Filled by the adapter as the MTA sends the header block.
@@ -77,7 +77,7 @@ public:
 
     EditList edits() const;
 
-private:
+  private:
     enum class Origin { Received, Appended, Prepended };
     struct Entry {
         mail::HeaderField field;

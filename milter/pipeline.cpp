@@ -4,10 +4,14 @@ namespace rampart::milter {
 
 const char* verdictName(Verdict::Kind k) {
     switch (k) {
-        case Verdict::Kind::Continue: return "continue";
-        case Verdict::Kind::Reject: return "reject";
-        case Verdict::Kind::Tempfail: return "tempfail";
-        case Verdict::Kind::Discard: return "discard";
+        case Verdict::Kind::Continue:
+            return "continue";
+        case Verdict::Kind::Reject:
+            return "reject";
+        case Verdict::Kind::Tempfail:
+            return "tempfail";
+        case Verdict::Kind::Discard:
+            return "discard";
     }
     return "?";
 }
@@ -44,7 +48,8 @@ Verdict Pipeline::onRecipient(const Envelope& env, std::string_view rcpt, Notes&
 
 MessageRun Pipeline::start(const Envelope& env) const {
     MessageRun run;
-    for (const auto& s : stages_) run.observers_.push_back(s->observeBody(env));
+    for (const auto& s : stages_)
+        run.observers_.push_back(s->observeBody(env));
     return run;
 }
 
@@ -66,7 +71,8 @@ bool Pipeline::wantsRecipients() const {
 
 std::vector<std::string_view> Pipeline::stageNames() const {
     std::vector<std::string_view> out;
-    for (const auto& s : stages_) out.push_back(s->name());
+    for (const auto& s : stages_)
+        out.push_back(s->name());
     return out;
 }
 

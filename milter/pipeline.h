@@ -13,17 +13,17 @@ class Pipeline;
 
 // One message's pass: owns the stages' body observers.
 class MessageRun {
-public:
+  public:
     void onBody(std::string_view chunk);
     bool needsBody() const;
 
-private:
+  private:
     friend class Pipeline;
     std::vector<std::unique_ptr<BodyObserver>> observers_;  // parallel to the pipeline's stages
 };
 
 class Pipeline {
-public:
+  public:
     explicit Pipeline(std::vector<std::unique_ptr<Stage>> stages) : stages_(std::move(stages)) {}
     Verdict onRecipient(const Envelope& env, std::string_view rcpt, Notes& notes) const;
     MessageRun start(const Envelope& env) const;
@@ -31,7 +31,7 @@ public:
     std::vector<std::string_view> stageNames() const;
     bool wantsRecipients() const;
 
-private:
+  private:
     std::vector<std::unique_ptr<Stage>> stages_;
 };
 

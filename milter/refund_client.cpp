@@ -17,7 +17,7 @@ namespace rampart::milter {
 namespace {
 
 class Fd {
-public:
+  public:
     explicit Fd(int fd = -1) : fd_(fd) {}
     ~Fd() {
         if (fd_ >= 0) ::close(fd_);
@@ -26,7 +26,7 @@ public:
     Fd& operator=(const Fd&) = delete;
     int get() const { return fd_; }
 
-private:
+  private:
     int fd_;
 };
 
@@ -50,7 +50,8 @@ std::string RefundClient::describe() const {
     return "inet:" + address_.host + ":" + std::to_string(address_.port);
 }
 
-util::Result<std::string> RefundClient::refund(const std::string& queueId, const std::vector<std::string>& recipients) const {
+util::Result<std::string> RefundClient::refund(const std::string& queueId,
+                                               const std::vector<std::string>& recipients) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
     for (char c : queueId) {
         if (c == '\n' || c == '=') return util::err("bad queue id");
@@ -58,7 +59,8 @@ util::Result<std::string> RefundClient::refund(const std::string& queueId, const
     std::string request = "request=rampart_refund\nqueue_id=" + queueId + "\n";
     if (!recipients.empty()) {
         request += "recipients=";
-        for (size_t i = 0; i < recipients.size(); ++i) request += (i ? "," : "") + recipients[i];
+        for (size_t i = 0; i < recipients.size(); ++i)
+            request += (i ? "," : "") + recipients[i];
         request += "\n";
     }
     request += "\n";

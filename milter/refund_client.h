@@ -18,14 +18,15 @@
 namespace rampart::milter {
 
 class RefundClient {
-public:
-    explicit RefundClient(config::ListenAddress address, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000))
+  public:
+    explicit RefundClient(config::ListenAddress address,
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(2000))
         : address_(std::move(address)), timeout_(timeout) {}
     // Returns policyd's answer ("OK refunded 1 recipient of QID", "DUNNO ...").
     util::Result<std::string> refund(const std::string& queueId, const std::vector<std::string>& recipients) const;
     std::string describe() const;
 
-private:
+  private:
     config::ListenAddress address_;
     std::chrono::milliseconds timeout_;
 };

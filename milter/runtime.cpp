@@ -35,17 +35,20 @@ void Eligibility::classify(Envelope& env) const {
         return;
     }
     env.ours = false;
-    env.oursReason = "not our users' mail (client " + (env.clientAddress.empty() ? std::string("unknown") : env.clientAddress) +
-                     " not in milter_internal_networks, not authenticated" +
-                     (env.daemonName.empty() ? std::string() : ", listener " + env.daemonName + " not in milter_originating_daemon_names") + ")";
+    env.oursReason =
+        "not our users' mail (client " + (env.clientAddress.empty() ? std::string("unknown") : env.clientAddress) +
+        " not in milter_internal_networks, not authenticated" +
+        (env.daemonName.empty() ? std::string()
+                                : ", listener " + env.daemonName + " not in milter_originating_daemon_names") +
+        ")";
 }
 
 namespace {
 
 std::atomic<uint64_t> gGeneration{0};
 
-void checkDns(const config::Config& cfg, const dkim::KeyTable& keys, const dkim::SigningTable& signing,
-              KeyStore& store, config::Diagnostics& diags) {
+void checkDns(const config::Config& cfg, const dkim::KeyTable& keys, const dkim::SigningTable& signing, KeyStore& store,
+              config::Diagnostics& diags) {
     const std::string mode = cfg.str("dkim_key_dns_check");
     if (mode == "off") return;
     KeyCheckPlan plan = planKeyChecks(keys, signing, store);
@@ -62,8 +65,8 @@ void checkDns(const config::Config& cfg, const dkim::KeyTable& keys, const dkim:
         if (r.status == dkim::KeyCheckStatus::Ok) continue;
         std::string text = "DNS check of " + r.name + ": " + dkim::keyCheckStatusName(r.status) + ": " + r.detail;
         if (mode == "enforce" && r.failing()) {
-            store.refuse(r.domain, r.selector, std::string(dkim::keyCheckStatusName(r.status)) +
-                                                   " in DNS (dkim_key_dns_check = enforce)");
+            store.refuse(r.domain, r.selector,
+                         std::string(dkim::keyCheckStatusName(r.status)) + " in DNS (dkim_key_dns_check = enforce)");
             text += "; not signing with this key (dkim_key_dns_check = enforce)";
         }
         diags.warning(owners[i]->where, text);
@@ -72,8 +75,8 @@ void checkDns(const config::Config& cfg, const dkim::KeyTable& keys, const dkim:
 
 }  // namespace
 
-std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config> config,
-                                            const BuildOptions& options, config::Diagnostics& diags) {
+std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config> config, const BuildOptions& options,
+                                            config::Diagnostics& diags) {
     const config::Config& cfg = *config;
     auto rt = std::make_shared<Runtime>();
     rt->config = config;
@@ -91,8 +94,8 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
     } else {
         auto acct = util::lookupAccount(cfg.str("rampart_user"));
         if (!acct) {
-            diags.error(cfg.where("rampart_user"), "rampart_user: " + acct.error() +
-                                                       " (create it, e.g. useradd --system rampart)");
+            diags.error(cfg.where("rampart_user"),
+                        "rampart_user: " + acct.error() + " (create it, e.g. useradd --system rampart)");
         } else {
             owner = *acct;
         }
@@ -146,7 +149,8 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
         }
         config::Diagnostics tableDiags;
         dkim::KeyTable keys = dkim::KeyTable::load(keyRef, tableDiags);
-        dkim::SigningTable signing = signRef.empty() ? dkim::SigningTable() : dkim::SigningTable::load(signRef, tableDiags);
+        dkim::SigningTable signing =
+            signRef.empty() ? dkim::SigningTable() : dkim::SigningTable::load(signRef, tableDiags);
         for (const auto& e : signing.entries()) {
             if (!keys.find(e.keyName)) {
                 tableDiags.error(e.where, "key name \"" + e.keyName + "\" is not in the key table " + keyRef.path);
@@ -167,17 +171,20 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
         if (canon) ds.canon = *canon;
         ds.signedHeaders = cfg.list("dkim_signed_headers");
         bool hasFrom = false;
-        for (const auto& h : ds.signedHeaders) hasFrom = hasFrom || util::iequals(h, "From");
+        for (const auto& h : ds.signedHeaders)
+            hasFrom = hasFrom || util::iequals(h, "From");
         if (!hasFrom) ds.signedHeaders.insert(ds.signedHeaders.begin(), "From");
         if (!referenceHeader.empty()) {
             bool listed = false;
-            for (const auto& h : ds.signedHeaders) listed = listed || util::iequals(h, referenceHeader);
+            for (const auto& h : ds.signedHeaders)
+                listed = listed || util::iequals(h, referenceHeader);
             if (!listed) ds.signedHeaders.push_back(referenceHeader);  // the stamp must be covered
         }
         ds.oversignedHeaders = cfg.list("dkim_oversigned_headers");
         for (const auto& o : ds.oversignedHeaders) {
             bool listed = false;
-            for (const auto& h : ds.signedHeaders) listed = listed || util::iequals(h, o);
+            for (const auto& h : ds.signedHeaders)
+                listed = listed || util::iequals(h, o);
             if (!listed) {
                 diags.warning(cfg.where("dkim_oversigned_headers"),
                               o + " is over-signed but not in dkim_signed_headers; it is signed anyway");
@@ -190,8 +197,8 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
         dkimSummary = "DKIM: " + std::to_string(keys.entries().size()) + " keys (" +
                       std::to_string(store->loadedCount()) + " loaded), " + std::to_string(signing.entries().size()) +
                       " signing rules, " + ds.canon.str();
-        stages.push_back(std::make_unique<DkimStage>(std::move(ds), std::move(keys), std::move(signing), store,
-                                                     options.clock));
+        stages.push_back(
+            std::make_unique<DkimStage>(std::move(ds), std::move(keys), std::move(signing), store, options.clock));
     } else {
         diags.warning(cfg.where("dkim_key_table"), "dkim_key_table is empty: rampart-milter will not sign");
     }

@@ -39,7 +39,7 @@ struct Runtime {
     bool acceptOnInternalError = false;
     std::chrono::seconds statsInterval{600};
     std::shared_ptr<const RefundClient> refunds;  // null: milter_refund_socket is empty
-    std::string summary;  // for the start-up / reload log line
+    std::string summary;                          // for the start-up / reload log line
     uint64_t generation = 0;
 };
 
@@ -54,11 +54,11 @@ struct BuildOptions {
 };
 
 // Builds a runtime; every problem goes to `diags` with file:line. Returns nullptr if any error.
-std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config> config,
-                                            const BuildOptions& options, config::Diagnostics& diags);
+std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config> config, const BuildOptions& options,
+                                            config::Diagnostics& diags);
 
 class RuntimeHolder {
-public:
+  public:
     std::shared_ptr<const Runtime> get() const {
         std::lock_guard lock(mu_);
         return current_;
@@ -68,7 +68,7 @@ public:
         current_ = std::move(r);
     }
 
-private:
+  private:
     mutable std::mutex mu_;
     std::shared_ptr<const Runtime> current_;
 };

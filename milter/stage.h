@@ -18,10 +18,10 @@ namespace rampart::milter {
 struct Verdict {
     enum class Kind { Continue, Reject, Tempfail, Discard };
     Kind kind = Kind::Continue;
-    std::string code;      // "550", "451"
-    std::string xcode;     // "5.7.1"
-    std::string text;      // reply text (no CR/LF); also logged
-    std::string counter;   // which counter to bump ("unaligned", "hygiene"...); empty = kind name
+    std::string code;     // "550", "451"
+    std::string xcode;    // "5.7.1"
+    std::string text;     // reply text (no CR/LF); also logged
+    std::string counter;  // which counter to bump ("unaligned", "hygiene"...); empty = kind name
 
     static Verdict proceed() { return {}; }
     static Verdict reject(std::string code, std::string xcode, std::string text, std::string counter = {}) {
@@ -40,25 +40,25 @@ const char* verdictName(Verdict::Kind k);
 
 // Facts a stage wants in the message's single log line ("signed d=example.com s=rsa1 (rsa-sha256)").
 class Notes {
-public:
+  public:
     void add(std::string note) { notes_.push_back(std::move(note)); }
     const std::vector<std::string>& all() const { return notes_; }
     std::string joined() const;
     // Signing domains, for per-domain counters.
     std::vector<std::string> signedDomains;
 
-private:
+  private:
     std::vector<std::string> notes_;
 };
 
 class BodyObserver {
-public:
+  public:
     virtual ~BodyObserver() = default;
     virtual void onBody(std::string_view chunk) = 0;
 };
 
 class Stage {
-public:
+  public:
     virtual ~Stage() = default;
     virtual std::string_view name() const = 0;
     // Whether onRecipient() does anything: when no stage needs recipients, the adapter asks the MTA

@@ -3,14 +3,15 @@
 namespace rampart::milter {
 
 namespace {
-constexpr std::string_view kOrder[] = {"messages", "signed", "passed", "unsigned", "tempfailed", "rejected",
-                                       "discarded", "rcpt_rejected", "errors"};
+constexpr std::string_view kOrder[] = {"messages", "signed",    "passed",        "unsigned", "tempfailed",
+                                       "rejected", "discarded", "rcpt_rejected", "errors"};
 }
 
 void Stats::count(std::string_view what, const std::vector<std::string>& domains) {
     std::lock_guard lock(mu_);
     ++totals_[std::string(what)];
-    for (const auto& d : domains) ++byDomain_[d][std::string(what)];
+    for (const auto& d : domains)
+        ++byDomain_[d][std::string(what)];
 }
 
 uint64_t Stats::total(std::string_view what) const {
@@ -28,14 +29,16 @@ std::string Stats::line() const {
     }
     for (const auto& [k, v] : totals_) {
         bool known = false;
-        for (auto o : kOrder) known = known || o == k;
+        for (auto o : kOrder)
+            known = known || o == k;
         if (!known) s += " " + k + "=" + std::to_string(v);
     }
     if (!byDomain_.empty()) {
         s += "; by domain:";
         for (const auto& [domain, counters] : byDomain_) {
             s += " " + domain;
-            for (const auto& [k, v] : counters) s += " " + k + "=" + std::to_string(v);
+            for (const auto& [k, v] : counters)
+                s += " " + k + "=" + std::to_string(v);
             s += ";";
         }
         s.pop_back();

@@ -12,14 +12,14 @@
 namespace rampart::milter {
 
 class Stats {
-public:
+  public:
     // what: "signed", "passed" (not our users' mail), "tempfailed", "rejected", "discarded",
     // "unsigned" (accepted without signature), "errors", "rcpt_rejected".
     void count(std::string_view what, const std::vector<std::string>& domains = {});
     uint64_t total(std::string_view what) const;
     std::string line() const;  // "stats: signed=12 passed=3 ...; example.com signed=10 ..."
 
-private:
+  private:
     mutable std::mutex mu_;
     std::map<std::string, uint64_t, std::less<>> totals_;
     std::map<std::string, std::map<std::string, uint64_t, std::less<>>, std::less<>> byDomain_;

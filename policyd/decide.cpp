@@ -36,8 +36,7 @@ int64_t unixNanos(util::SystemTime t) {
 }
 
 util::SystemTime fromNanos(int64_t ns) {
-    return util::SystemTime(
-        std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
+    return util::SystemTime(std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
 }
 
 util::SystemTime fromSeconds(int64_t s) {
@@ -99,16 +98,14 @@ RequestValues valuesOf(const Request& r) {
     std::string sender = util::toLower(r.sender);
     if (sender == "<>") sender.clear();
     out[Attribute::SaslUsername] = util::toLower(r.saslUsername);
-    out[Attribute::Mailbox] =
-        out[Attribute::SaslUsername].empty() ? sender : out[Attribute::SaslUsername];
+    out[Attribute::Mailbox] = out[Attribute::SaslUsername].empty() ? sender : out[Attribute::SaslUsername];
     out[Attribute::SenderDomain] = std::string(domainOf(sender));
     out[Attribute::Sender] = std::move(sender);
     out[Attribute::ClientAddress] = util::toLower(r.clientAddress);
     out[Attribute::Listener] = util::toLower(r.policyContext);
     out[Attribute::Recipient] = util::toLower(r.recipient);
     out[Attribute::RecipientDomain] = std::string(domainOf(out[Attribute::Recipient]));
-    out[Attribute::Provider] =
-        r.provider.empty() ? out[Attribute::RecipientDomain] : util::toLower(r.provider);
+    out[Attribute::Provider] = r.provider.empty() ? out[Attribute::RecipientDomain] : util::toLower(r.provider);
     return out;
 }
 
@@ -135,8 +132,7 @@ bool insideWindow(const Window& w, int64_t localSeconds) {
     unsigned yesterday = (wd + 6) % 7;
     for (const auto& s : w.spans) {
         if (s.openMinute < s.closeMinute) {
-            if ((s.days & (1u << wd)) && minute >= s.openMinute && minute < s.closeMinute)
-                return true;
+            if ((s.days & (1u << wd)) && minute >= s.openMinute && minute < s.closeMinute) return true;
         } else {  // crosses midnight: opens on a listed day, closes the next morning
             if ((s.days & (1u << wd)) && minute >= s.openMinute) return true;
             if ((s.days & (1u << yesterday)) && minute < s.closeMinute) return true;
@@ -210,16 +206,15 @@ Refusal describe(const Candidate& c, const RequestValues& values) {
     const date::time_zone* zone = lim.zone;
     switch (c.reason) {
         case Reason::Pause:
-            r.text = r.scope + " paused by admin" +
-                     (c.pause->why.empty() ? "" : ": " + c.pause->why) + tail;
+            r.text = r.scope + " paused by admin" + (c.pause->why.empty() ? "" : ": " + c.pause->why) + tail;
             break;
         case Reason::Cap:
             r.text = r.scope + " reached cap " + lim.cap->str() + tail;
             break;
         case Reason::WarmupCap:
             r.text = r.scope + " reached warmup cap " + std::to_string(c.warmupCap) +
-                     (lim.warmupMessages ? " msgs" : "") + "/day (day " +
-                     std::to_string(c.warmupDay) + ", limit " + lim.name + ")";
+                     (lim.warmupMessages ? " msgs" : "") + "/day (day " + std::to_string(c.warmupDay) + ", limit " +
+                     lim.name + ")";
             break;
         case Reason::Rate:
             r.text = r.scope + " paced at " + lim.rate->str() + tail;
@@ -373,8 +368,8 @@ uint32_t warmupDayOf(const WarmupSchedule& ws, const WarmupProgress& p, int32_t 
     return d < 1 ? 1u : static_cast<uint32_t>(d);
 }
 
-Decision decide(const Request& req, const LimitSet& limits, const State& state,
-                util::SystemTime now, bool monitorOnly) {
+Decision decide(const Request& req, const LimitSet& limits, const State& state, util::SystemTime now,
+                bool monitorOnly) {
     Decision d;
     if (req.protocolState != "RCPT") return d;
     if (!req.request.empty() && req.request != "smtpd_access_policy") return d;
@@ -494,9 +489,8 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
             }
             uint64_t count = e ? e->count(0, capStart) : 0;
             if (inc > 0 && count + inc > limit) {
-                Candidate& c = refuse(
-                    warmupBinds ? Reason::WarmupCap : Reason::Cap,
-                    fromSeconds(nextPeriodStartAt(lim.cap->period, lim.zone, zones(lim.zone))));
+                Candidate& c = refuse(warmupBinds ? Reason::WarmupCap : Reason::Cap,
+                                      fromSeconds(nextPeriodStartAt(lim.cap->period, lim.zone, zones(lim.zone))));
                 c.warmupDay = warmupDay;
                 c.warmupCap = warmupCap;
             }
@@ -507,9 +501,8 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state,
             uint64_t inc = (lim.warmupMessages && messageCounted) ? 0 : 1;
             uint64_t count = e ? e->count(1, dayStart) : 0;
             if (inc > 0 && count + inc > warmupCap) {
-                Candidate& c = refuse(
-                    Reason::WarmupCap,
-                    fromSeconds(nextPeriodStartAt(CalendarPeriod::Day, lim.zone, zones(lim.zone))));
+                Candidate& c = refuse(Reason::WarmupCap,
+                                      fromSeconds(nextPeriodStartAt(CalendarPeriod::Day, lim.zone, zones(lim.zone))));
                 c.warmupDay = warmupDay;
                 c.warmupCap = warmupCap;
             }

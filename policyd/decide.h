@@ -30,8 +30,8 @@ std::string_view reasonName(Reason r);  // "cap", "warmup", "rate", "spacing", "
 
 struct Refusal {
     Reason reason = Reason::Cap;
-    std::string limit;  // empty: a pause that names no limit
-    std::string scope;  // "mailbox bob@acme-mail.com", "sender_domain acme.com, provider google"
+    std::string limit;                        // empty: a pause that names no limit
+    std::string scope;                        // "mailbox bob@acme-mail.com", "sender_domain acme.com, provider google"
     std::optional<util::SystemTime> retryAt;  // none: a pause (until resumed)
     Action action = Action::DeferIfPermit;
     bool monitor = false;  // a monitor-only limit (or the global flag): "would defer", not answered
@@ -60,8 +60,8 @@ struct Decision {
 //
 // The binding refusal: a `reject` limit's refusal wins over deferrals (a 5xx is final); among the
 // rest, the one whose retry time is latest (a pause: never), ties going to the earlier limit.
-Decision decide(const Request& request, const LimitSet& limits, const State& state,
-                util::SystemTime now, bool monitorOnly = false);
+Decision decide(const Request& request, const LimitSet& limits, const State& state, util::SystemTime now,
+                bool monitorOnly = false);
 
 // The deterministic spacing jitter of a key's n-th send, within [-jitter, +jitter] ns: a hash of
 // the key (limit and scope) and the sequence number, so tests and replays see the same gaps.

@@ -2,11 +2,10 @@
 // on a background thread (slow: the disk). See journal.h for the contract and the file layout.
 #include "policyd/journal.h"
 
-#include <sys/wait.h>
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -157,8 +156,7 @@ std::vector<uint64_t> journalGenerations(const std::string& dir) {
         std::string name = ent.path().filename().string();
         if (name.rfind("journal.", 0) != 0) continue;
         std::string digits = name.substr(8);
-        if (digits.empty() || !std::all_of(digits.begin(), digits.end(),
-                                           [](char c) { return c >= '0' && c <= '9'; })) {
+        if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
             continue;
         }
         gens.push_back(std::stoull(digits));
@@ -265,8 +263,7 @@ util::Result<LoadReport> loadDirectory(const std::string& dir, State& state) {
         });
         if (!ended || used != body.size()) {
             return util::err(snapPath + " is damaged (incomplete or bad checksum at offset " +
-                             std::to_string(kFileHeader + used) +
-                             "); move it away to start with an empty state");
+                             std::to_string(kFileHeader + used) + "); move it away to start with an empty state");
         }
         if (!recordError.empty()) return util::err(snapPath + ": " + recordError);
         report.snapshot = true;
@@ -325,9 +322,7 @@ void Journal::backgroundLoop() {
     Shared& s = *shared_;
     std::unique_lock lock(s.mu);
     while (true) {
-        s.cv.wait_for(lock,
-                      options_.syncInterval.count() > 0 ? options_.syncInterval
-                                                        : std::chrono::milliseconds(1000),
+        s.cv.wait_for(lock, options_.syncInterval.count() > 0 ? options_.syncInterval : std::chrono::milliseconds(1000),
                       [&] { return s.stop || s.job.has_value(); });
         int fd = s.fd;
         bool newGen = s.newGeneration;
@@ -341,16 +336,13 @@ void Journal::backgroundLoop() {
 
         std::string error;
         for (int r : retired) {
-            if (::fdatasync(r) != 0 && error.empty())
-                error = "fdatasync of an older journal: " + errnoText();
+            if (::fdatasync(r) != 0 && error.empty()) error = "fdatasync of an older journal: " + errnoText();
             ::close(r);
         }
         if (fd >= 0 && s.written.exchange(false)) {
-            if (::fdatasync(fd) != 0 && error.empty())
-                error = "fdatasync of the journal: " + errnoText();
+            if (::fdatasync(fd) != 0 && error.empty()) error = "fdatasync of the journal: " + errnoText();
         }
-        if (newGen && !syncDirectory(dir_) && error.empty())
-            error = "fsync of " + dir_ + ": " + errnoText();
+        if (newGen && !syncDirectory(dir_) && error.empty()) error = "fsync of " + dir_ + ": " + errnoText();
         if (job) {
             auto w = writeSnapshotFile(dir_, job->first);
             if (w) {
@@ -469,8 +461,7 @@ Journal::~Journal() {
 }
 
 void Journal::append(State& state) {
-    state.takeChanges(
-        [this](std::string_view payload) { journal_format::frame(pending_, payload); });
+    state.takeChanges([this](std::string_view payload) { journal_format::frame(pending_, payload); });
 }
 
 util::Result<bool> Journal::flush() {
@@ -481,8 +472,7 @@ util::Result<bool> Journal::flush() {
         if (::ftruncate(fd_, static_cast<off_t>(journalBytes_)) != 0) {
             e += "; cannot truncate the partial write: " + errnoText();
         }
-        return util::err("cannot write the journal " + dir_ + "/" + journalName(generation_) +
-                         ": " + e);
+        return util::err("cannot write the journal " + dir_ + "/" + journalName(generation_) + ": " + e);
     }
     journalBytes_ += pending_.size();
     pending_.clear();

@@ -45,11 +45,10 @@ struct JournalOptions {
 };
 
 struct LoadReport {
-    bool snapshot = false;    // a snapshot was read
-    uint64_t generation = 0;  // the generation the journal continues with
-    uint64_t records = 0;     // records read (snapshot and journals)
-    std::vector<std::string>
-        warnings;  // "journal.3: ignored 17 bytes of a torn or damaged tail at offset 4096"
+    bool snapshot = false;              // a snapshot was read
+    uint64_t generation = 0;            // the generation the journal continues with
+    uint64_t records = 0;               // records read (snapshot and journals)
+    std::vector<std::string> warnings;  // "journal.3: ignored 17 bytes of a torn or damaged tail at offset 4096"
 };
 
 class Journal {

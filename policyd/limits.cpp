@@ -26,12 +26,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::array<std::string_view, kAttributes> kAttributeNames{
-    "mailbox",          "sender",   "sender_domain", "client_address", "listener",
-    "recipient_domain", "provider", "recipient",     "sasl_username"};
+constexpr std::array<std::string_view, kAttributes> kAttributeNames{"mailbox",        "sender",    "sender_domain",
+                                                                    "client_address", "listener",  "recipient_domain",
+                                                                    "provider",       "recipient", "sasl_username"};
 
-constexpr std::array<std::string_view, 7> kDayNames{"mon", "tue", "wed", "thu",
-                                                    "fri", "sat", "sun"};
+constexpr std::array<std::string_view, 7> kDayNames{"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
 // Longest ramp we expand: a schedule that needs more than ten years to reach its ceiling is a typo.
 constexpr size_t kMaxRampDays = 3650;
@@ -69,8 +68,8 @@ std::string didYouMean(std::string_view word, const Range& candidates) {
 bool validName(std::string_view n) {
     if (n.empty()) return false;
     return std::all_of(n.begin(), n.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '-' || c == '_' || c == '.';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+               c == '.';
     });
 }
 
@@ -133,8 +132,7 @@ std::optional<unsigned> dayIndex(std::string_view d) {
 
 // "mon-fri", "sat,sun", "daily", "mon-wed,fri" -> bit mask (bit 0 Monday).
 util::Result<uint8_t> parseDays(std::string_view text) {
-    const std::string expected =
-        " (mon, tue, wed, thu, fri, sat, sun, a range mon-fri, a list sat,sun, or daily)";
+    const std::string expected = " (mon, tue, wed, thu, fri, sat, sun, a range mon-fri, a list sat,sun, or daily)";
     uint8_t mask = 0;
     for (const auto& item : util::splitList(text, ",")) {
         if (util::iequals(item, "daily")) {
@@ -328,16 +326,14 @@ bool Condition::matches(std::string_view value) const {
 
 std::string Condition::str() const {
     std::string out = std::string(attributeName(attribute)) + " " + std::string(opName(op)) + " ";
-    if (attribute == Attribute::ClientAddress && !networks.networks().empty() &&
-        (op == Op::In || op == Op::NotIn)) {
+    if (attribute == Attribute::ClientAddress && !networks.networks().empty() && (op == Op::In || op == Op::NotIn)) {
         return out + networks.toString();
     }
     return out + util::join(values, ", ");
 }
 
 std::string Cap::str() const {
-    return std::to_string(count) + (messages ? " msgs" : "") + "/" +
-           std::string(periodWord(period));
+    return std::to_string(count) + (messages ? " msgs" : "") + "/" + std::string(periodWord(period));
 }
 
 std::string RateSpec::str() const {
@@ -388,8 +384,7 @@ std::string Limit::str(const LimitSet& set) const {
     if (spacing) out += "spacing = " + spacing->str() + "\n";
     if (window) out += "window = " + window->str() + "\n";
     if (const auto* w = set.warmupOf(*this)) out += "warmup = " + w->name + "\n";
-    if (action != Action::DeferIfPermit)
-        out += "action = " + std::string(actionName(action)) + "\n";
+    if (action != Action::DeferIfPermit) out += "action = " + std::string(actionName(action)) + "\n";
     if (monitor) out += "monitor = yes\n";
     if (explicitZone && zone) out += "timezone = " + std::string(zone->name()) + "\n";
     return out;
@@ -428,8 +423,7 @@ bool Exemptions::empty() const {
 
 class LimitParser {
   public:
-    LimitParser(LimitSet& set, const std::string& file, Diagnostics& diags)
-        : set_(set), file_(file), diags_(diags) {}
+    LimitParser(LimitSet& set, const std::string& file, Diagnostics& diags) : set_(set), file_(file), diags_(diags) {}
 
     void run(std::string_view text);
 
@@ -526,15 +520,13 @@ void LimitParser::header(const Line& l) {
         return;
     }
     if (!util::trim(std::string_view(l.text).substr(close + 1)).empty()) {
-        error(l.line,
-              "unexpected text after the section header " + quoted(l.text.substr(0, close + 1)));
+        error(l.line, "unexpected text after the section header " + quoted(l.text.substr(0, close + 1)));
         return;
     }
     std::string inner(util::trim(std::string_view(l.text).substr(1, close - 1)));
     sectionTitle_ = "[" + inner + "]";
     auto words = util::splitList(inner, " \t");
-    const std::string expected =
-        " (expected [NAME], [warmup NAME], [exempt], [provider-domains] or [provider-mx])";
+    const std::string expected = " (expected [NAME], [warmup NAME], [exempt], [provider-domains] or [provider-mx])";
     if (words.empty()) {
         error(l.line, "empty section header []" + expected);
         return;
@@ -563,8 +555,7 @@ void LimitParser::header(const Line& l) {
         }
         for (const auto& other : set_.limits_) {
             if (other.name == w) {
-                error(l.line, "duplicate limit [" + w + "] (first at line " +
-                                  std::to_string(other.where.line) + ")");
+                error(l.line, "duplicate limit [" + w + "] (first at line " + std::to_string(other.where.line) + ")");
                 return;
             }
         }
@@ -626,14 +617,13 @@ void LimitParser::keyValue(const Line& l) {
         error(l.line, key + ": missing value");
         return;
     }
-    bool global =
-        kind_ == Kind::Exempt || kind_ == Kind::ProviderDomains || kind_ == Kind::ProviderMx;
+    bool global = kind_ == Kind::Exempt || kind_ == Kind::ProviderDomains || kind_ == Kind::ProviderMx;
     auto& seen = global ? globalKeys_ : sectionKeys_;
     std::string seenKey = global ? sectionTitle_ + key : key;
     for (const auto& [k, line] : seen) {
         if (k == seenKey) {
-            error(l.line, "duplicate key " + quoted(key) + " in " + sectionTitle_ +
-                              " (first at line " + std::to_string(line) + ")");
+            error(l.line, "duplicate key " + quoted(key) + " in " + sectionTitle_ + " (first at line " +
+                              std::to_string(line) + ")");
             return;
         }
     }
@@ -660,20 +650,18 @@ void LimitParser::keyValue(const Line& l) {
 }
 
 void LimitParser::limitKey(const Line& l, const std::string& key, std::string_view value) {
-    static constexpr std::array<std::string_view, 10> kKeys{"scope",   "cap",     "rate", "spacing",
-                                                            "window",  "warmup",  "when", "action",
-                                                            "monitor", "timezone"};
+    static constexpr std::array<std::string_view, 10> kKeys{"scope",  "cap",  "rate",   "spacing", "window",
+                                                            "warmup", "when", "action", "monitor", "timezone"};
     Limit& lim = set_.limits_[current_];
     Pending& p = pending_[current_];
     if (key == "scope") {
         for (const auto& s : util::splitList(value, ",")) {
             auto k = parseScopeKind(s);
             if (!k) {
-                std::vector<std::string_view> names(kAttributeNames.begin(),
-                                                    kAttributeNames.begin() + kScopeKinds);
+                std::vector<std::string_view> names(kAttributeNames.begin(), kAttributeNames.begin() + kScopeKinds);
                 std::string hint = didYouMean(s, names);
-                error(l.line, "scope: unknown scope " + quoted(s) +
-                                  (hint.empty() ? " (expected " + scopeList() + ")" : hint));
+                error(l.line,
+                      "scope: unknown scope " + quoted(s) + (hint.empty() ? " (expected " + scopeList() + ")" : hint));
                 return;
             }
             if (std::find(lim.scopes.begin(), lim.scopes.end(), *k) != lim.scopes.end()) {
@@ -720,8 +708,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
         if (words.size() >= 2 && words[words.size() - 2] == "burst") {
             auto b = util::parseUnsigned(words.back());
             if (!b || *b == 0) {
-                error(l.line, "rate: burst takes a whole number of at least 1, got " +
-                                  quoted(words.back()));
+                error(l.line, "rate: burst takes a whole number of at least 1, got " + quoted(words.back()));
                 return;
             }
             burst = *b;
@@ -742,8 +729,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
         RateSpec rs;
         rs.rate = *r;
         rs.burst = burst;
-        rs.emission = std::chrono::duration_cast<std::chrono::nanoseconds>(r->period) /
-                      static_cast<int64_t>(r->count);
+        rs.emission = std::chrono::duration_cast<std::chrono::nanoseconds>(r->period) / static_cast<int64_t>(r->count);
         if (rs.emission.count() <= 0) {
             error(l.line, "rate: " + std::string(rateText) + " is faster than one per nanosecond");
             return;
@@ -781,8 +767,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
             }
             if (*j >= s.interval) {
                 error(l.line, "spacing: the jitter (" + config::formatDuration(*j) +
-                                  ") must be smaller than the spacing (" +
-                                  config::formatDuration(s.interval) + ")");
+                                  ") must be smaller than the spacing (" + config::formatDuration(s.interval) + ")");
                 return;
             }
             s.jitter = *j;
@@ -802,8 +787,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
     }
     if (key == "warmup") {
         if (!validName(value)) {
-            error(l.line,
-                  "warmup: expected the name of a [warmup NAME] section, got " + quoted(value));
+            error(l.line, "warmup: expected the name of a [warmup NAME] section, got " + quoted(value));
             return;
         }
         p.warmupName = std::string(value);
@@ -827,8 +811,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
         } else if (value == "reject") {
             lim.action = Action::Reject;
         } else {
-            error(l.line,
-                  "action: expected defer_if_permit, defer or reject, got " + quoted(value));
+            error(l.line, "action: expected defer_if_permit, defer or reject, got " + quoted(value));
         }
         return;
     }
@@ -844,8 +827,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
     if (key == "timezone") {
         const date::time_zone* z = findZone(value);
         if (!z) {
-            error(l.line, "timezone: unknown time zone " + quoted(value) +
-                              " (an IANA name such as Europe/Berlin)");
+            error(l.line, "timezone: unknown time zone " + quoted(value) + " (an IANA name such as Europe/Berlin)");
             return;
         }
         lim.zone = z;
@@ -880,8 +862,7 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             canon.push_back(std::to_string(*n));
         }
         if (table.empty()) {
-            error(l.line,
-                  "days: expected whole numbers separated by commas (the cap on day 1, 2, ...)");
+            error(l.line, "days: expected whole numbers separated by commas (the cap on day 1, 2, ...)");
             return;
         }
         if (ws.table.empty()) {  // `ramp` first: reported in finish()
@@ -913,13 +894,12 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             return;
         }
         if (*start == 0) {
-            error(l.line,
-                  "ramp: START must be at least 1/day (a day counts only if the scope sent)");
+            error(l.line, "ramp: START must be at least 1/day (a day counts only if the scope sent)");
             return;
         }
         if (*start > *max) {
-            error(l.line, "ramp: START (" + std::to_string(*start) + "/day) is above MAX (" +
-                              std::to_string(*max) + "/day)");
+            error(l.line,
+                  "ramp: START (" + std::to_string(*start) + "/day) is above MAX (" + std::to_string(*max) + "/day)");
             return;
         }
         if (step <= 0) {
@@ -927,35 +907,30 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             return;
         }
         if (!percent && m[2].str().find('.') != std::string::npos) {
-            error(l.line, "ramp: a growth without % is a whole number of messages per day, got " +
-                              quoted(m[2].str()));
+            error(l.line, "ramp: a growth without % is a whole number of messages per day, got " + quoted(m[2].str()));
             return;
         }
         std::vector<uint64_t> table;
         double factor = 1.0 + step / 100.0;
         for (size_t day = 1;; ++day) {
-            double x = percent ? static_cast<double>(*start) *
-                                     std::pow(factor, static_cast<double>(day - 1))
+            double x = percent ? static_cast<double>(*start) * std::pow(factor, static_cast<double>(day - 1))
                                : static_cast<double>(*start) + step * static_cast<double>(day - 1);
             // Rounded down (the conservative side); the epsilon keeps 20 * 1.15 at 23, not 22.
-            uint64_t n =
-                x >= static_cast<double>(*max) ? *max : static_cast<uint64_t>(std::floor(x + 1e-9));
+            uint64_t n = x >= static_cast<double>(*max) ? *max : static_cast<uint64_t>(std::floor(x + 1e-9));
             if (n > *max) n = *max;
             table.push_back(n);
             if (n >= *max) break;
             if (table.size() >= kMaxRampDays) {
-                error(l.line, "ramp: reaches " + std::to_string(*max) +
-                                  "/day only after more than " + std::to_string(kMaxRampDays) +
-                                  " days");
+                error(l.line, "ramp: reaches " + std::to_string(*max) + "/day only after more than " +
+                                  std::to_string(kMaxRampDays) + " days");
                 return;
             }
         }
         if (ws.table.empty()) {
             ws.table = std::move(table);
             std::string stepText = m[2].str();
-            ws.definition = "ramp = " + std::to_string(*start) + "/day + " + stepText +
-                            (percent ? "%" : "") + " per day up to " + std::to_string(*max) +
-                            "/day";
+            ws.definition = "ramp = " + std::to_string(*start) + "/day + " + stepText + (percent ? "%" : "") +
+                            " per day up to " + std::to_string(*max) + "/day";
         }
         return;
     }
@@ -975,8 +950,8 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             mo = digits(5, 2);
             dd = digits(8, 2);
         }
-        date::year_month_day ymd{date::year{static_cast<int>(y.value_or(0))},
-                                 date::month{mo.value_or(0)}, date::day{dd.value_or(0)}};
+        date::year_month_day ymd{date::year{static_cast<int>(y.value_or(0))}, date::month{mo.value_or(0)},
+                                 date::day{dd.value_or(0)}};
         if (!y || !mo || !dd || !ymd.ok()) {
             error(l.line, "start: expected a date YYYY-MM-DD, got " + quoted(value));
             return;
@@ -1018,13 +993,11 @@ void LimitParser::providerDomainKey(const Line& l, const std::string& key, std::
     std::string domain = normalizeHost(key);
     std::string provider = util::toLower(value);
     if (!validDomainChars(domain)) {
-        error(l.line,
-              "[provider-domains]: expected DOMAIN = PROVIDER, got a bad domain " + quoted(key));
+        error(l.line, "[provider-domains]: expected DOMAIN = PROVIDER, got a bad domain " + quoted(key));
         return;
     }
     if (!validName(provider)) {
-        error(l.line, "[provider-domains]: bad provider name " + quoted(value) +
-                          " (letters, digits, -, _ and .)");
+        error(l.line, "[provider-domains]: bad provider name " + quoted(value) + " (letters, digits, -, _ and .)");
         return;
     }
     set_.providerDomains_[domain] = provider;
@@ -1033,9 +1006,7 @@ void LimitParser::providerDomainKey(const Line& l, const std::string& key, std::
 void LimitParser::providerMxKey(const Line& l, const std::string& key, std::string_view value) {
     std::string provider = util::toLower(key);
     if (!validName(provider)) {
-        error(l.line,
-              "[provider-mx]: expected PROVIDER = .suffix, .suffix, got a bad provider name " +
-                  quoted(key));
+        error(l.line, "[provider-mx]: expected PROVIDER = .suffix, .suffix, got a bad provider name " + quoted(key));
         return;
     }
     std::vector<std::string> suffixes;
@@ -1056,17 +1027,14 @@ void LimitParser::providerMxKey(const Line& l, const std::string& key, std::stri
     // A configured provider replaces the built-in suffixes of that provider; configured ones come
     // first, in file order.
     auto& mx = set_.providerMx_;
-    mx.erase(
-        std::remove_if(mx.begin(), mx.end(), [&](const auto& e) { return e.first == provider; }),
-        mx.end());
+    mx.erase(std::remove_if(mx.begin(), mx.end(), [&](const auto& e) { return e.first == provider; }), mx.end());
     mx.insert(mx.begin() + static_cast<std::ptrdiff_t>(std::min(mxConfigured_, mx.size())),
               {provider, std::move(suffixes)});
     ++mxConfigured_;
 }
 
 util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view text) {
-    const std::string expected =
-        " (expected ATTRIBUTE OPERATOR VALUE [and ...], operators =, !=, in, not in, ~, !~)";
+    const std::string expected = " (expected ATTRIBUTE OPERATOR VALUE [and ...], operators =, !=, in, not in, ~, !~)";
     // Clauses are separated by the word "and".
     std::vector<std::string> clauses(1);
     for (const auto& w : util::splitList(text, " \t")) {
@@ -1095,8 +1063,7 @@ util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view tex
         Condition c;
         c.attribute = *attr;
         auto word = [&](std::string_view w) {
-            return rest.size() > w.size() && rest.substr(0, w.size()) == w &&
-                   util::isSpace(rest[w.size()]);
+            return rest.size() > w.size() && rest.substr(0, w.size()) == w && util::isSpace(rest[w.size()]);
         };
         if (rest.starts_with("!=")) {
             c.op = Condition::Op::NotEqual;
@@ -1115,8 +1082,7 @@ util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view tex
             rest.remove_prefix(2);
         } else if (word("not")) {
             rest = util::trim(rest.substr(3));
-            if (!word("in"))
-                return util::err("expected \"not in\" in " + quoted(clause) + expected);
+            if (!word("in")) return util::err("expected \"not in\" in " + quoted(clause) + expected);
             c.op = Condition::Op::NotIn;
             rest.remove_prefix(2);
         } else {
@@ -1143,8 +1109,7 @@ util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view tex
     return out;
 }
 
-util::Result<Window> LimitParser::parseWindow(std::string_view text,
-                                              const date::time_zone* fallback) {
+util::Result<Window> LimitParser::parseWindow(std::string_view text, const date::time_zone* fallback) {
     const std::string expected = " (expected DAYS HH:MM-HH:MM [; DAYS HH:MM-HH:MM ...] [ZONE])";
     Window w;
     w.zone = fallback;
@@ -1159,8 +1124,7 @@ util::Result<Window> LimitParser::parseWindow(std::string_view text,
             return util::err("missing HH:MM-HH:MM in " + quoted(util::trim(parts[pi])) + expected);
         }
         if (ti == 0) {
-            return util::err("missing days before " + words[ti] + " (mon-fri, sat,sun, daily ...)" +
-                             expected);
+            return util::err("missing days before " + words[ti] + " (mon-fri, sat,sun, daily ...)" + expected);
         }
         std::string daysText;
         for (size_t k = 0; k < ti; ++k)
@@ -1171,22 +1135,18 @@ util::Result<Window> LimitParser::parseWindow(std::string_view text,
         auto open = parseHm(range.substr(0, 5), false);
         auto close = parseHm(range.substr(6, 5), true);
         if (!open || !close) {
-            return util::err("bad time in " + quoted(range) +
-                             " (HH:MM-HH:MM, 24-hour, 00:00 to 24:00)");
+            return util::err("bad time in " + quoted(range) + " (HH:MM-HH:MM, 24-hour, 00:00 to 24:00)");
         }
         if (*open == *close || (*close == 1440 && *open == 0 && false)) {
-            return util::err("empty span " + std::string(range) +
-                             " (use 00:00-24:00 for a whole day)");
+            return util::err("empty span " + std::string(range) + " (use 00:00-24:00 for a whole day)");
         }
         WindowSpan span;
         span.days = *days;
         span.openMinute = static_cast<uint16_t>(*open);
         span.closeMinute = static_cast<uint16_t>(*close == 0 ? 1440 : *close);  // 22:00-00:00
-        if (span.closeMinute == span.openMinute)
-            return util::err("empty span " + std::string(range));
+        if (span.closeMinute == span.openMinute) return util::err("empty span " + std::string(range));
         w.spans.push_back(span);
-        canon.push_back(formatDays(*days) + " " + formatHm(span.openMinute) + "-" +
-                        formatHm(span.closeMinute));
+        canon.push_back(formatDays(*days) + " " + formatHm(span.openMinute) + "-" + formatHm(span.closeMinute));
         if (ti + 1 < words.size()) {
             if (pi + 1 != parts.size() || ti + 2 != words.size()) {
                 return util::err("unexpected " + quoted(words[ti + 1]) +
@@ -1226,8 +1186,7 @@ void LimitParser::finish() {
     for (const auto& lim : set_.limits_) {
         if (lim.usesProvider) set_.needsProvider_ = true;
     }
-    if (!set_.exempt_.values[static_cast<size_t>(Attribute::Provider)].empty())
-        set_.needsProvider_ = true;
+    if (!set_.exempt_.values[static_cast<size_t>(Attribute::Provider)].empty()) set_.needsProvider_ = true;
 }
 
 void LimitParser::finishLimit(Limit& lim, Pending& p) {
@@ -1245,8 +1204,8 @@ void LimitParser::finishLimit(Limit& lim, Pending& p) {
             std::vector<std::string> names;
             for (const auto& w : set_.warmups_)
                 names.push_back(w.name);
-            error(p.warmupLine, "warmup: no [warmup " + p.warmupName + "] section in this file" +
-                                    didYouMean(p.warmupName, names));
+            error(p.warmupLine,
+                  "warmup: no [warmup " + p.warmupName + "] section in this file" + didYouMean(p.warmupName, names));
         }
     }
     if (lim.scopes.empty()) {
@@ -1254,11 +1213,9 @@ void LimitParser::finishLimit(Limit& lim, Pending& p) {
     }
     bool enforces = lim.cap || lim.rate || lim.spacing || lim.window || !p.warmupName.empty();
     if (!enforces) {
-        error(line,
-              "[" + lim.name + "] enforces nothing (add cap, rate, spacing, window or warmup)");
+        error(line, "[" + lim.name + "] enforces nothing (add cap, rate, spacing, window or warmup)");
     }
-    lim.usesProvider =
-        std::find(lim.scopes.begin(), lim.scopes.end(), ScopeKind::Provider) != lim.scopes.end();
+    lim.usesProvider = std::find(lim.scopes.begin(), lim.scopes.end(), ScopeKind::Provider) != lim.scopes.end();
     for (const auto& c : lim.when) {
         if (c.attribute == Attribute::Provider) lim.usesProvider = true;
     }
@@ -1277,26 +1234,23 @@ void LimitParser::finishLimit(Limit& lim, Pending& p) {
         if (lim.cap->messages == lim.rate->rate.messages &&
             static_cast<double>(lim.cap->count) >= std::floor(perPeriod)) {
             warning(line, "[" + lim.name + "]: cap = " + lim.cap->str() +
-                              " can never be reached: rate = " + lim.rate->str() +
-                              " lets at most " +
-                              std::to_string(static_cast<uint64_t>(std::floor(perPeriod))) +
-                              " through per " + std::string(periodWord(lim.cap->period)));
+                              " can never be reached: rate = " + lim.rate->str() + " lets at most " +
+                              std::to_string(static_cast<uint64_t>(std::floor(perPeriod))) + " through per " +
+                              std::string(periodWord(lim.cap->period)));
         }
     }
     if (lim.spacing && lim.rate && lim.rate->burst == 1 && !lim.rate->rate.messages) {
-        auto least = std::chrono::duration_cast<std::chrono::nanoseconds>(lim.spacing->interval -
-                                                                          lim.spacing->jitter);
+        auto least = std::chrono::duration_cast<std::chrono::nanoseconds>(lim.spacing->interval - lim.spacing->jitter);
         if (least >= lim.rate->emission) {
             warning(line, "[" + lim.name + "]: rate = " + lim.rate->str() +
-                              " never binds: spacing = " + lim.spacing->str() +
-                              " already keeps sends further apart");
+                              " never binds: spacing = " + lim.spacing->str() + " already keeps sends further apart");
         }
     }
     if (ws && lim.cap && lim.cap->period == CalendarPeriod::Day && !ws->table.empty()) {
         uint64_t least = *std::min_element(ws->table.begin(), ws->table.end());
         if (least >= lim.cap->count) {
-            warning(line, "[" + lim.name + "]: warmup " + ws->name + " never binds: cap = " +
-                              lim.cap->str() + " is at most its value on every day");
+            warning(line, "[" + lim.name + "]: warmup " + ws->name + " never binds: cap = " + lim.cap->str() +
+                              " is at most its value on every day");
         }
     }
 }
@@ -1318,8 +1272,8 @@ LimitSet::LimitSet() : defaultZone_(utcZone()) {
     };
 }
 
-LimitSet LimitSet::parse(std::string_view text, const std::string& fileName,
-                         const date::time_zone* defaultZone, Diagnostics& diags) {
+LimitSet LimitSet::parse(std::string_view text, const std::string& fileName, const date::time_zone* defaultZone,
+                         Diagnostics& diags) {
     LimitSet set;
     if (defaultZone) set.defaultZone_ = defaultZone;
     LimitParser parser(set, fileName, diags);
@@ -1327,8 +1281,7 @@ LimitSet LimitSet::parse(std::string_view text, const std::string& fileName,
     return set;
 }
 
-LimitSet LimitSet::load(const std::string& path, const date::time_zone* defaultZone,
-                        Diagnostics& diags) {
+LimitSet LimitSet::load(const std::string& path, const date::time_zone* defaultZone, Diagnostics& diags) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         diags.error({path, 0}, "cannot open the limits file: " + std::string(std::strerror(errno)));
@@ -1363,8 +1316,7 @@ std::optional<std::string> LimitSet::providerForMx(const std::vector<std::string
             std::string h = normalizeHost(raw);
             bool hit = false;
             for (const auto& s : suffixes) {
-                if (h == s ||
-                    (h.size() > s.size() && h.ends_with(s) && h[h.size() - s.size() - 1] == '.')) {
+                if (h == s || (h.size() > s.size() && h.ends_with(s) && h[h.size() - s.size() - 1] == '.')) {
                     hit = true;
                     break;
                 }
@@ -1403,8 +1355,7 @@ std::string LimitSet::str() const {
         out += "\n";
     }
     // The provider tables in full (built-ins included), sorted: what this daemon will use.
-    std::vector<std::pair<std::string, std::string>> domains(providerDomains_.begin(),
-                                                             providerDomains_.end());
+    std::vector<std::pair<std::string, std::string>> domains(providerDomains_.begin(), providerDomains_.end());
     std::sort(domains.begin(), domains.end());
     out += "[provider-domains]\n";
     for (const auto& [d, p] : domains)

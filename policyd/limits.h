@@ -68,11 +68,10 @@ struct Condition {
     enum class Op : uint8_t { Equal, NotEqual, In, NotIn, Match, NotMatch };
     Attribute attribute = Attribute::Mailbox;
     Op op = Op::Equal;
-    std::vector<std::string> values;  // Equal/NotEqual: one; In/NotIn: the list; Match: one pattern
-    net::CidrList networks;           // client_address with =, !=, in, not in
-    bool matches(std::string_view value)
-        const;                // value: lower-case; "" (absent) matches only != / not in / !~
-    std::string str() const;  // canonical: "provider in google, microsoft"
+    std::vector<std::string> values;             // Equal/NotEqual: one; In/NotIn: the list; Match: one pattern
+    net::CidrList networks;                      // client_address with =, !=, in, not in
+    bool matches(std::string_view value) const;  // value: lower-case; "" (absent) matches only != / not in / !~
+    std::string str() const;                     // canonical: "provider in google, microsoft"
 };
 
 enum class Action : uint8_t { DeferIfPermit, Defer, Reject };
@@ -123,9 +122,8 @@ struct WarmupSchedule {
     // The daily cap on warmup day 1, 2, ...; the last value holds afterwards. Ramps are expanded
     // into this table at parse time (up to the day they reach their ceiling).
     std::vector<uint64_t> table;
-    std::optional<int32_t> startDay;  // `start`: days since 1970-01-01 of warmup day 1
-    std::string
-        definition;  // canonical: "days = 10, 12" or "ramp = 10/day + 15% per day up to 40/day"
+    std::optional<int32_t> startDay;        // `start`: days since 1970-01-01 of warmup day 1
+    std::string definition;                 // canonical: "days = 10, 12" or "ramp = 10/day + 15% per day up to 40/day"
     uint64_t capOnDay(uint32_t day) const;  // day >= 1
     std::string str() const;                // the whole section, canonical
 };
@@ -173,10 +171,9 @@ class LimitSet {
 
     // Reads and parses `path`; an unreadable file is one diagnostic naming it. defaultZone is
     // policyd_timezone (nullptr: UTC).
-    static LimitSet load(const std::string& path, const date::time_zone* defaultZone,
-                         config::Diagnostics& diags);
-    static LimitSet parse(std::string_view text, const std::string& fileName,
-                          const date::time_zone* defaultZone, config::Diagnostics& diags);
+    static LimitSet load(const std::string& path, const date::time_zone* defaultZone, config::Diagnostics& diags);
+    static LimitSet parse(std::string_view text, const std::string& fileName, const date::time_zone* defaultZone,
+                          config::Diagnostics& diags);
 
     const std::vector<Limit>& limits() const { return limits_; }
     const std::vector<WarmupSchedule>& warmups() const { return warmups_; }
@@ -207,8 +204,7 @@ class LimitSet {
     std::vector<WarmupSchedule> warmups_;
     Exemptions exempt_;
     std::unordered_map<std::string, std::string> providerDomains_;
-    std::vector<std::pair<std::string, std::vector<std::string>>>
-        providerMx_;  // provider, suffixes
+    std::vector<std::pair<std::string, std::vector<std::string>>> providerMx_;  // provider, suffixes
     const date::time_zone* defaultZone_ = nullptr;
     bool needsProvider_ = false;
 };

@@ -39,7 +39,9 @@ void printDiagnostics(const config::Diagnostics& diags, bool toLog) {
     }
 }
 
-std::string storeDirectory(const config::Config& cfg) { return cfg.table("policyd_store").path; }
+std::string storeDirectory(const config::Config& cfg) {
+    return cfg.table("policyd_store").path;
+}
 
 }  // namespace
 
@@ -48,19 +50,18 @@ int main(int argc, char** argv) {
     // instead of killing the daemon half-way.
     sigset_t startup;
     sigemptyset(&startup);
-    for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&startup, s);
+    for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1})
+        sigaddset(&startup, s);
     pthread_sigmask(SIG_BLOCK, &startup, nullptr);
     signal(SIGPIPE, SIG_IGN);
     po::options_description opts("rampart-policyd options");
-    opts.add_options()
-        ("help,h", "show this help")
-        ("version,V", "print the version")
-        ("config,c", po::value<std::string>()->default_value(RAMPART_DEFAULT_CONFIG), "configuration file")
-        ("foreground,f", "stay in the foreground and log to stderr")
-        ("check-config,n", "check the configuration and the limits file, print every problem as file:line, exit 0 or 1")
-        ("print-defaults,d", "print every key rampart-policyd reads with its default (like postconf -d)")
-        ("print-config", "print the settings that differ from their defaults (like postconf -n)")
-        ("print-limits", "print the limits file in canonical form");
+    opts.add_options()("help,h", "show this help")("version,V", "print the version")(
+        "config,c", po::value<std::string>()->default_value(RAMPART_DEFAULT_CONFIG), "configuration file")(
+        "foreground,f", "stay in the foreground and log to stderr")(
+        "check-config,n", "check the configuration and the limits file, print every problem as file:line, exit 0 or 1")(
+        "print-defaults,d", "print every key rampart-policyd reads with its default (like postconf -d)")(
+        "print-config", "print the settings that differ from their defaults (like postconf -n)")(
+        "print-limits", "print the limits file in canonical form");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -111,9 +112,8 @@ int main(int argc, char** argv) {
             std::cout << rt->limits->str();
             return 0;
         }
-        std::cout << "rampart-policyd: " << path << ": configuration OK; " << rt->limits->limits().size()
-                  << " limits, " << rt->limits->warmups().size() << " warmup schedules from " << cfg->str("policyd_limits")
-                  << "\n";
+        std::cout << "rampart-policyd: " << path << ": configuration OK; " << rt->limits->limits().size() << " limits, "
+                  << rt->limits->warmups().size() << " warmup schedules from " << cfg->str("policyd_limits") << "\n";
         return 0;
     }
     if (!foreground) log::useSyslog("rampart-policyd", cfg->str("syslog_facility"));
@@ -138,7 +138,9 @@ int main(int argc, char** argv) {
         // rampart_user (the directory is created and handed over here).
         auto server = std::make_unique<policyd::PolicyServer>(io, rt, state, nullptr, clock);
         for (const auto& a : cfg->listens("policyd_listen")) {
-            if (auto r = server->listen(a, cfg->mode("policyd_socket_mode"), *account, cfg->str("policyd_socket_group")); !r) {
+            if (auto r =
+                    server->listen(a, cfg->mode("policyd_socket_mode"), *account, cfg->str("policyd_socket_group"));
+                !r) {
                 log::error("policyd_listen: " + r.error());
                 return 1;
             }
@@ -159,7 +161,8 @@ int main(int argc, char** argv) {
             follower = std::make_unique<suppress::Follower>(sref.path, norm);
             server->setSuppression(follower->shared());
             // Its directory belongs to rampart_user: the endpoint writes the store after the drop.
-            const std::string sdir = sref.path.substr(0, sref.path.rfind('/') == std::string::npos ? 0 : sref.path.rfind('/'));
+            const std::string sdir =
+                sref.path.substr(0, sref.path.rfind('/') == std::string::npos ? 0 : sref.path.rfind('/'));
             if (!sdir.empty() && ::mkdir(sdir.c_str(), 0750) == 0 && geteuid() == 0 &&
                 ::chown(sdir.c_str(), account->uid, account->gid) != 0) {
                 log::warning("cannot chown " + sdir + " to " + account->name);
@@ -176,7 +179,8 @@ int main(int argc, char** argv) {
         }
         util::PidFile pidFile(foreground ? std::string() : cfg->str("policyd_pid_file"));
         if (!foreground && !cfg->str("policyd_pid_file").empty()) {
-            if (auto r = util::ensureParentDirectory(cfg->str("policyd_pid_file"), *account); !r) log::warning(r.error());
+            if (auto r = util::ensureParentDirectory(cfg->str("policyd_pid_file"), *account); !r)
+                log::warning(r.error());
             if (auto r = pidFile.write(); !r) log::warning(r.error());
         }
         const std::string dir = storeDirectory(*cfg);
@@ -196,7 +200,8 @@ int main(int argc, char** argv) {
             log::error("policyd_store: " + journal.error());
             return 1;
         }
-        for (const auto& w : (*journal)->loadReport().warnings) log::warning("policyd_store: " + w);
+        for (const auto& w : (*journal)->loadReport().warnings)
+            log::warning("policyd_store: " + w);
         log::info("state loaded from " + dir + ": " + std::to_string((*journal)->loadReport().records) + " records, " +
                   std::to_string(state.scopeCount()) + " scopes, " + std::to_string(state.reservationCount()) +
                   " open reservations");
@@ -263,9 +268,10 @@ int main(int argc, char** argv) {
         waitSignal();
         pthread_sigmask(SIG_UNBLOCK, &startup, nullptr);  // the signal_set handles them from here
         std::string listening;
-        for (const auto& a : cfg->listens("policyd_listen")) listening += (listening.empty() ? "" : ", ") + a.toString();
-        log::info("listening on " + listening + " as " + account->name + "; " + std::to_string(rt->limits->limits().size()) +
-                  " limits from " + cfg->str("policyd_limits"));
+        for (const auto& a : cfg->listens("policyd_listen"))
+            listening += (listening.empty() ? "" : ", ") + a.toString();
+        log::info("listening on " + listening + " as " + account->name + "; " +
+                  std::to_string(rt->limits->limits().size()) + " limits from " + cfg->str("policyd_limits"));
         io.run();
         if (auto r = (*journal)->snapshotNow(state); !r) log::error("final snapshot: " + r.error());
         if (unsubServer) unsubServer->stop();

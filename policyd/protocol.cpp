@@ -14,7 +14,8 @@ void assign(Request& r, std::string_view name, std::string_view value) {
         r.request = std::string(value);
     } else if (name == "protocol_state") {
         r.protocolState = std::string(value);
-        for (char& c : r.protocolState) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+        for (char& c : r.protocolState)
+            c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
     } else if (name == "instance") {
         r.instance = std::string(value);
     } else if (name == "queue_id") {
@@ -107,7 +108,8 @@ ParseResult parseRequest(std::string_view buffer, const ProtocolLimits& limits, 
 std::string formatReply(std::string_view action) {
     std::string out = "action=";
     out.reserve(action.size() + 10);
-    for (char c : action) out += (c == '\n' || c == '\r') ? ' ' : c;
+    for (char c : action)
+        out += (c == '\n' || c == '\r') ? ' ' : c;
     out += "\n\n";
     return out;
 }

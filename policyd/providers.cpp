@@ -94,7 +94,8 @@ void ProviderResolver::resolve(const std::string& rawDomain, const ProviderRules
         auto now2 = std::chrono::steady_clock::now();
         switch (a.status) {
             case dns::Status::Ok:
-                for (const auto& r : a.records) e.mx.push_back(r.host);
+                for (const auto& r : a.records)
+                    e.mx.push_back(r.host);
                 e.expires = now2 + clampTtl(a.ttl);
                 e.source = "mx";
                 break;
@@ -136,7 +137,8 @@ void ProviderResolver::finish(const std::string& domain, Entry entry) {
         }
     }
     if (cache_.emplace(domain, entry).second) order_.push_back(domain);
-    for (auto& w : waiters) w.done(classify(domain, entry, w.rules, entry.source));
+    for (auto& w : waiters)
+        w.done(classify(domain, entry, w.rules, entry.source));
 }
 
 void ProviderResolver::onSocket(int fd, bool read, bool write) {

@@ -38,7 +38,7 @@ struct ProviderAnswer {
 };
 
 class ProviderResolver {
-public:
+  public:
     static util::Result<std::unique_ptr<ProviderResolver>> create(boost::asio::io_context& io,
                                                                   const dns::ResolverOptions& options,
                                                                   size_t cacheEntries);
@@ -56,7 +56,7 @@ public:
     size_t cached() const { return cache_.size(); }
     void stop();  // cancels pending lookups (their callers get the domain as provider)
 
-private:
+  private:
     ProviderResolver(boost::asio::io_context& io, std::unique_ptr<dns::AsyncResolver> resolver, size_t cacheEntries);
     struct Entry {
         std::vector<std::string> mx;  // empty: no usable answer (the domain stands in)
@@ -71,7 +71,8 @@ private:
     void arm(int fd);
     void rearmTimer();
     void finish(const std::string& domain, Entry entry);
-    static ProviderAnswer classify(const std::string& domain, const Entry& e, const ProviderRules& rules, const char* source);
+    static ProviderAnswer classify(const std::string& domain, const Entry& e, const ProviderRules& rules,
+                                   const char* source);
 
     boost::asio::io_context& io_;
     std::unique_ptr<dns::AsyncResolver> resolver_;

@@ -10,16 +10,16 @@
 namespace rampart::policyd {
 
 struct Request {
-    std::string request;         // "smtpd_access_policy" (Postfix, Exim ACL) or "rampart_refund"
-    std::string protocolState;   // "RCPT", "END-OF-MESSAGE", "DATA", ... (upper-case)
-    std::string instance;        // correlates one transaction (never the connection)
-    std::string queueId;         // known at END-OF-MESSAGE
-    std::string sender;          // envelope sender, no angle brackets; "" = null sender
-    std::string recipient;       // at RCPT; at END-OF-MESSAGE only when there is exactly one
+    std::string request;        // "smtpd_access_policy" (Postfix, Exim ACL) or "rampart_refund"
+    std::string protocolState;  // "RCPT", "END-OF-MESSAGE", "DATA", ... (upper-case)
+    std::string instance;       // correlates one transaction (never the connection)
+    std::string queueId;        // known at END-OF-MESSAGE
+    std::string sender;         // envelope sender, no angle brackets; "" = null sender
+    std::string recipient;      // at RCPT; at END-OF-MESSAGE only when there is exactly one
     std::string saslUsername;
     std::string clientAddress;
-    std::string policyContext;   // Postfix >= 3.1: check_policy_service { ..., policy_context=X }
-    uint64_t recipientCount = 0; // END-OF-MESSAGE: accepted recipients
+    std::string policyContext;    // Postfix >= 3.1: check_policy_service { ..., policy_context=X }
+    uint64_t recipientCount = 0;  // END-OF-MESSAGE: accepted recipients
     uint64_t size = 0;
     std::vector<std::string> refundRecipients;  // rampart_refund: "recipients=a@x,b@y" (empty: all)
 

@@ -3,11 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <array>
 #include <cstring>
 
 #include "date/tz.h"
@@ -72,7 +72,8 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
     }
     {
         config::Diagnostics tableDiags;
-        rt->tenants = std::make_shared<const mail::TenantMap>(mail::TenantMap::load(cfg.table("tenant_map"), tableDiags));
+        rt->tenants =
+            std::make_shared<const mail::TenantMap>(mail::TenantMap::load(cfg.table("tenant_map"), tableDiags));
         diags.append(tableDiags);
     }
     static uint64_t generation = 0;
@@ -93,7 +94,7 @@ std::string domainOf(std::string_view address) {
 // ------------------------------------------------------------------------------------------ policy connection
 
 class PolicyServer::Connection : public std::enable_shared_from_this<Connection> {
-public:
+  public:
     Connection(PolicyServer& server, generic::socket socket, uint64_t id, std::string peer)
         : server_(server), socket_(std::move(socket)), idle_(server.io_), id_(id), peer_(std::move(peer)) {}
 
@@ -116,14 +117,15 @@ public:
     // replies that stood for counted permits become the error action (nothing is answered that a
     // crash could take back).
     void writePending(bool durable, const std::string& errorAction) {
-        for (auto& r : queued_) outbuf_ += formatReply(r.needsDurability && !durable ? errorAction : r.action);
+        for (auto& r : queued_)
+            outbuf_ += formatReply(r.needsDurability && !durable ? errorAction : r.action);
         queued_.clear();
         writeSome();
     }
 
     std::string describe() const { return peer_; }
 
-private:
+  private:
     struct Queued {
         std::string action;
         bool needsDurability;
@@ -215,7 +217,8 @@ private:
         }
         if (req.request != "smtpd_access_policy") {
             ++server_.counters_.garbage;
-            log::warning("unknown request \"" + util::printable(req.request, 60) + "\" from " + peer_ + "; closing that connection");
+            log::warning("unknown request \"" + util::printable(req.request, 60) + "\" from " + peer_ +
+                         "; closing that connection");
             close();
             return;
         }
@@ -240,8 +243,8 @@ private:
                 std::string sender = util::toLower(req.sender);
                 if (owner.connection != 0 && owner.sender != sender && server_.state_.release(req.instance)) {
                     ++server_.counters_.releases;
-                    log::info("instance " + req.instance + " reused by another sender; released what <" +
-                              owner.sender + "> had reserved in it");
+                    log::info("instance " + req.instance + " reused by another sender; released what <" + owner.sender +
+                              "> had reserved in it");
                 }
                 owner.sender = std::move(sender);
                 owner.connection = id_;
@@ -252,8 +255,8 @@ private:
                 if (rt->tenants) sctx.tenant = rt->tenants->tenantOf(req.saslUsername, req.sender);
                 const int64_t nowSec =
                     std::chrono::duration_cast<std::chrono::seconds>(server_.clock_->now().time_since_epoch()).count();
-                if (auto hit = server_.suppression_->lookup(req.recipient, sctx,
-                                                            suppress::Index::kGlobal | suppress::Index::kTenant, nowSec)) {
+                if (auto hit = server_.suppression_->lookup(
+                        req.recipient, sctx, suppress::Index::kGlobal | suppress::Index::kTenant, nowSec)) {
                     ++server_.counters_.suppressed;
                     log::info("suppressed: from=<" + req.sender + "> to=<" + req.recipient + ">" +
                               (req.saslUsername.empty() ? "" : " sasl=" + req.saslUsername) + ": " +
@@ -294,14 +297,15 @@ private:
             return;
         }
         if (req.protocolState == "END-OF-MESSAGE") {
-            auto res = server_.state_.commit(req.instance, req.queueId, req.recipientCount, util::toLower(req.recipient),
-                                             server_.clock_->now());
+            auto res = server_.state_.commit(req.instance, req.queueId, req.recipientCount,
+                                             util::toLower(req.recipient), server_.clock_->now());
             if (res.found) {
                 ++server_.counters_.commits;
-                log::info((req.queueId.empty() ? std::string("NOQUEUE") : req.queueId) + ": counted " +
-                          std::to_string(res.committedRecipients) + " recipient(s)" +
-                          (res.releasedRecipients ? ", released " + std::to_string(res.releasedRecipients) : std::string()) +
-                          " (instance " + req.instance + ")");
+                log::info(
+                    (req.queueId.empty() ? std::string("NOQUEUE") : req.queueId) + ": counted " +
+                    std::to_string(res.committedRecipients) + " recipient(s)" +
+                    (res.releasedRecipients ? ", released " + std::to_string(res.releasedRecipients) : std::string()) +
+                    " (instance " + req.instance + ")");
             }
             if (req.instance == lastInstance_) lastInstance_.clear();
             server_.txOwner_.erase(req.instance);
@@ -402,11 +406,11 @@ private:
 // ------------------------------------------------------------------------------------------ control connection
 
 class PolicyServer::ControlConnection : public std::enable_shared_from_this<ControlConnection> {
-public:
+  public:
     ControlConnection(PolicyServer& server, generic::socket socket) : server_(server), socket_(std::move(socket)) {}
     void start() { read(); }
 
-private:
+  private:
     void read() {
         auto self = shared_from_this();
         socket_.async_read_some(asio::buffer(chunk_), [self](boost::system::error_code ec, size_t n) {
@@ -447,16 +451,22 @@ private:
 
 PolicyServer::PolicyServer(asio::io_context& io, std::shared_ptr<const Runtime> runtime, State& state, Journal* journal,
                            std::shared_ptr<const util::Clock> clock)
-    : io_(io), runtime_(std::move(runtime)), state_(state), journal_(journal), clock_(std::move(clock)), housekeepingTimer_(io) {}
+    : io_(io),
+      runtime_(std::move(runtime)),
+      state_(state),
+      journal_(journal),
+      clock_(std::move(clock)),
+      housekeepingTimer_(io) {}
 
 PolicyServer::~PolicyServer() {
-    for (const auto& p : unixPaths_) ::unlink(p.c_str());
+    for (const auto& p : unixPaths_)
+        ::unlink(p.c_str());
 }
 
 namespace {
 
 util::Result<std::unique_ptr<GenericAcceptor>> bindAcceptor(asio::io_context& io, const config::ListenAddress& a,
-                                                              std::vector<std::string>& unixPaths) {
+                                                            std::vector<std::string>& unixPaths) {
     try {
         if (a.kind == config::ListenAddress::Kind::Unix) {
             ::unlink(a.path.c_str());  // a stale socket of an earlier run
@@ -513,8 +523,10 @@ util::Result<bool> PolicyServer::start() {
     auto pr = ProviderResolver::create(io_, ro, 100000);
     if (!pr) return util::err("MX resolver: " + pr.error());
     providers_ = std::move(pr).value();
-    for (size_t i = 0; i < acceptors_.size(); ++i) accept(i);
-    for (size_t i = 0; i < controlAcceptors_.size(); ++i) acceptControl(i);
+    for (size_t i = 0; i < acceptors_.size(); ++i)
+        accept(i);
+    for (size_t i = 0; i < controlAcceptors_.size(); ++i)
+        acceptControl(i);
     nextStats_ = std::chrono::steady_clock::now() + runtime_->statsInterval;
     housekeeping();
     return true;
@@ -586,7 +598,8 @@ void PolicyServer::flushTurn() {
     }
     auto pending = std::move(pendingFlush_);
     pendingFlush_.clear();
-    for (auto& c : pending) c->writePending(durable, runtime_->errorAction);
+    for (auto& c : pending)
+        c->writePending(durable, runtime_->errorAction);
 }
 
 void PolicyServer::housekeeping() {
@@ -629,13 +642,16 @@ void PolicyServer::housekeeping() {
 void PolicyServer::stop() {
     stopping_ = true;
     boost::system::error_code ignored;
-    for (auto& a : acceptors_) a->close(ignored);
-    for (auto& a : controlAcceptors_) a->close(ignored);
+    for (auto& a : acceptors_)
+        a->close(ignored);
+    for (auto& a : controlAcceptors_)
+        a->close(ignored);
     housekeepingTimer_.cancel();
     if (providers_) providers_->stop();
     flushTurn();
     auto conns = connections_;
-    for (auto& c : conns) c->close();
+    for (auto& c : conns)
+        c->close();
 }
 
 void PolicyServer::setRuntime(std::shared_ptr<const Runtime> runtime) {
@@ -647,14 +663,16 @@ std::string PolicyServer::statsLine() const {
     const Counters& c = counters_;
     std::string s = "stats: requests=" + std::to_string(c.requests) + " permitted=" + std::to_string(c.allowed) +
                     " deferred=" + std::to_string(c.refused) + " exempt=" + std::to_string(c.exempt) +
-                    " not_applicable=" + std::to_string(c.notApplicable) + " would_defer=" + std::to_string(c.wouldDefer) +
-                    " committed=" + std::to_string(c.commits) + " released=" + std::to_string(c.releases) +
-                    " refunds=" + std::to_string(c.refunds) + " suppressed=" + std::to_string(c.suppressed) + " errors=" + std::to_string(c.errors) +
+                    " not_applicable=" + std::to_string(c.notApplicable) +
+                    " would_defer=" + std::to_string(c.wouldDefer) + " committed=" + std::to_string(c.commits) +
+                    " released=" + std::to_string(c.releases) + " refunds=" + std::to_string(c.refunds) +
+                    " suppressed=" + std::to_string(c.suppressed) + " errors=" + std::to_string(c.errors) +
                     " garbage=" + std::to_string(c.garbage) + " connections=" + std::to_string(connections_.size()) +
                     "/" + std::to_string(c.connections);
     if (c.rejectedConnections) s += " refused_connections=" + std::to_string(c.rejectedConnections);
-    s += "; state: scopes=" + std::to_string(state_.scopeCount()) + " reservations=" +
-         std::to_string(state_.reservationCount()) + " commits=" + std::to_string(state_.commitCount());
+    s += "; state: scopes=" + std::to_string(state_.scopeCount()) +
+         " reservations=" + std::to_string(state_.reservationCount()) +
+         " commits=" + std::to_string(state_.commitCount());
     if (providers_) {
         const auto& p = providers_->counters();
         s += "; mx: lookups=" + std::to_string(p.lookups) + " cache_hits=" + std::to_string(p.cacheHits) +

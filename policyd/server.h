@@ -15,8 +15,8 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -46,8 +46,8 @@ struct Runtime {
     std::chrono::seconds idleTimeout{900};
     std::chrono::milliseconds mxTimeout{2000};
     std::chrono::seconds statsInterval{600};
-    bool checkSuppression = true;                     // policyd_check_suppression
-    std::shared_ptr<const mail::TenantMap> tenants;   // tenant_map, for tenant-scoped suppressions
+    bool checkSuppression = true;                            // policyd_check_suppression
+    std::shared_ptr<const mail::TenantMap> tenants;          // tenant_map, for tenant-scoped suppressions
     std::shared_ptr<const UnsubscribeSettings> unsubscribe;  // null: unsubscribe_secret is empty
     uint64_t generation = 0;
 };
@@ -63,7 +63,7 @@ struct Counters {
 };
 
 class PolicyServer {
-public:
+  public:
     PolicyServer(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime, State& state, Journal* journal,
                  std::shared_ptr<const util::Clock> clock);
     ~PolicyServer();
@@ -93,7 +93,7 @@ public:
     friend class Connection;
     friend class ControlConnection;
 
-private:
+  private:
     void accept(size_t index);
     void acceptControl(size_t index);
     void scheduleFlush();

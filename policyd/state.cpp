@@ -23,8 +23,7 @@ int64_t unixNanos(util::SystemTime t) {
 }
 
 util::SystemTime fromNanos(int64_t ns) {
-    return util::SystemTime(
-        std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
+    return util::SystemTime(std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
 }
 
 // ---- record encoding: little-endian fixed-width integers, u32-length-prefixed strings.
@@ -223,8 +222,7 @@ std::vector<std::string_view> keyValues(std::string_view key) {
 
 // Does spec select the entry `key` of limit `lim`? Every value the spec names must be one of the
 // limit's scopes with that value.
-bool specSelects(const ScopeSpec& spec, const Limit& lim,
-                 const std::vector<std::string_view>& values) {
+bool specSelects(const ScopeSpec& spec, const Limit& lim, const std::vector<std::string_view>& values) {
     if (!spec.limit.empty() && spec.limit != lim.name) return false;
     for (const auto& [kind, value] : spec.values) {
         auto it = std::find(lim.scopes.begin(), lim.scopes.end(), kind);
@@ -329,13 +327,11 @@ util::Result<ScopeSpec> ScopeSpec::parse(std::string_view text) {
     if (items.empty()) return util::err("missing scope" + expected);
     for (const auto& item : items) {
         size_t eq = item.find('=');
-        if (eq == std::string::npos)
-            return util::err("cannot read \"" + util::printable(item) + "\"" + expected);
+        if (eq == std::string::npos) return util::err("cannot read \"" + util::printable(item) + "\"" + expected);
         std::string name(util::trim(std::string_view(item).substr(0, eq)));
         std::string value = util::toLower(util::trim(std::string_view(item).substr(eq + 1)));
         if (value.empty()) return util::err("missing value after \"" + name + "=\"" + expected);
-        if (value.find(kKeyLimitSep) != std::string::npos ||
-            value.find(kKeyValueSep) != std::string::npos) {
+        if (value.find(kKeyLimitSep) != std::string::npos || value.find(kKeyValueSep) != std::string::npos) {
             return util::err("bad value \"" + util::printable(value) + "\"");
         }
         if (name == "limit") {
@@ -378,13 +374,11 @@ std::string formatTime(util::SystemTime t, const date::time_zone* zone) {
     }
     date::year_month_day ymd{date::sys_days(date::days(days))};
     char buf[64];
-    int n =
-        std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02u:%02u", static_cast<int>(ymd.year()),
-                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                      static_cast<unsigned>(secs / 3600), static_cast<unsigned>(secs % 3600 / 60));
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02u:%02u", static_cast<int>(ymd.year()),
+                          static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                          static_cast<unsigned>(secs / 3600), static_cast<unsigned>(secs % 3600 / 60));
     if (secs % 60 != 0) {
-        n += std::snprintf(buf + n, sizeof buf - static_cast<size_t>(n), ":%02u",
-                           static_cast<unsigned>(secs % 60));
+        n += std::snprintf(buf + n, sizeof buf - static_cast<size_t>(n), ":%02u", static_cast<unsigned>(secs % 60));
     }
     return std::string(buf, static_cast<size_t>(n)) + " " + info.abbrev;
 }
@@ -453,9 +447,8 @@ Bucket& State::bucket(ScopeEntry& e, uint8_t counter, int64_t start) {
         if (b.counter == counter && b.start == start) return b;
     }
     // A new period of this counter: older periods without reservations are done with.
-    std::erase_if(e.buckets, [&](const Bucket& b) {
-        return b.counter == counter && b.start < start && b.reserved == 0;
-    });
+    std::erase_if(e.buckets,
+                  [&](const Bucket& b) { return b.counter == counter && b.start < start && b.reserved == 0; });
     e.buckets.push_back(Bucket{start, counter, 0, 0});
     return e.buckets.back();
 }
@@ -527,9 +520,7 @@ void State::apply(const Decision& d) {
         if (it == reservations_.end()) {
             it = reservations_.emplace(d.instance, Reservation{}).first;
             reservationOrder_.emplace_back(
-                nowNs +
-                    std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count(),
-                d.instance);
+                nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count(), d.instance);
         }
         r = &it->second;
         r->recipients.push_back(RecipientHold{recipientHash(d.recipient), {}});
@@ -555,8 +546,7 @@ void State::apply(const Decision& d) {
     for (const auto& h : d.mutations.message)
         reserve(h, r ? &r->message : nullptr);
     if (r) {
-        r->expires =
-            nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count();
+        r->expires = nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count();
         markReservation(d.instance, *r);
     }
 }
@@ -572,8 +562,7 @@ void State::commitHeld(const Held& h) {
     if (h.dayPeriod != kNoPeriod) move(1, h.dayPeriod);
     // A day counts for the warmup once the scope really sent on it. (A reservation from before
     // midnight committed after a later day's commit does not count its day: too rare to track.)
-    if (h.warmupDay != kNoDay &&
-        (e.warmup.lastActiveDay == kNoDay || h.warmupDay > e.warmup.lastActiveDay)) {
+    if (h.warmupDay != kNoDay && (e.warmup.lastActiveDay == kNoDay || h.warmupDay > e.warmup.lastActiveDay)) {
         ++e.warmup.activeDays;
         e.warmup.lastActiveDay = h.warmupDay;
     }
@@ -595,9 +584,8 @@ void State::giveBack(const Held& h, bool committed) {
     markScope(*h.node);
 }
 
-CommitResult State::commit(std::string_view instance, std::string_view queueId,
-                           uint64_t recipientCount, std::string_view recipient,
-                           util::SystemTime now) {
+CommitResult State::commit(std::string_view instance, std::string_view queueId, uint64_t recipientCount,
+                           std::string_view recipient, util::SystemTime now) {
     CommitResult result;
     auto it = reservations_.find(instance);
     if (it == reservations_.end()) return result;
@@ -649,8 +637,7 @@ CommitResult State::commit(std::string_view instance, std::string_view queueId,
             commitHeld(h);
         ++result.committedRecipients;
         if (c) {
-            c->recipients.push_back(
-                CommittedRecipient{rc.recipient, std::move(rc.holdings), false});
+            c->recipients.push_back(CommittedRecipient{rc.recipient, std::move(rc.holdings), false});
         } else {
             unref(rc.holdings);
         }
@@ -712,8 +699,7 @@ ExpireResult State::expire(util::SystemTime now, size_t maxScopes) {
     }
 
     // Commits in the order they were made.
-    const int64_t refundWindow =
-        std::chrono::duration_cast<nanoseconds>(options_.refundWindow).count();
+    const int64_t refundWindow = std::chrono::duration_cast<nanoseconds>(options_.refundWindow).count();
     while (!commitOrder_.empty() && commitOrder_.front().first + refundWindow <= nowNs) {
         std::string queueId = std::move(commitOrder_.front().second);
         commitOrder_.pop_front();
@@ -788,8 +774,7 @@ ExpireResult State::expire(util::SystemTime now, size_t maxScopes) {
     return result;
 }
 
-RefundResult State::refund(std::string_view queueId, const std::vector<std::string>& recipients,
-                           util::SystemTime now) {
+RefundResult State::refund(std::string_view queueId, const std::vector<std::string>& recipients, util::SystemTime now) {
     (void)now;
     RefundResult result;
     auto it = commits_.find(queueId);
@@ -832,8 +817,8 @@ RefundResult State::refund(std::string_view queueId, const std::vector<std::stri
         }
     }
     // The message itself is gone once every recipient is: its `msgs` counts go back too.
-    bool allRefunded = std::all_of(c.recipients.begin(), c.recipients.end(),
-                                   [](const CommittedRecipient& rc) { return rc.refunded; });
+    bool allRefunded =
+        std::all_of(c.recipients.begin(), c.recipients.end(), [](const CommittedRecipient& rc) { return rc.refunded; });
     bool messageNow = false;
     if (allRefunded && !c.messageRefunded) {
         for (const auto& h : c.message)
@@ -847,16 +832,14 @@ RefundResult State::refund(std::string_view queueId, const std::vector<std::stri
         result.status = RefundResult::Status::Refunded;
         result.text = "refunded " + std::to_string(result.recipients) + " recipient" +
                       (result.recipients == 1 ? "" : "s") + " of " + qid;
-        if (!result.unknown.empty())
-            result.text += "; not in the message: " + util::join(result.unknown, ", ");
+        if (!result.unknown.empty()) result.text += "; not in the message: " + util::join(result.unknown, ", ");
     } else if (!result.unknown.empty() && !anyAlready) {
         result.status = RefundResult::Status::UnknownRecipient;
         result.text = qid + " has no recipient " + util::join(result.unknown, ", ");
     } else {
         result.status = RefundResult::Status::AlreadyRefunded;
         result.text = qid + " was already refunded";
-        if (!result.unknown.empty())
-            result.text += "; not in the message: " + util::join(result.unknown, ", ");
+        if (!result.unknown.empty()) result.text += "; not in the message: " + util::join(result.unknown, ", ");
     }
     return result;
 }
@@ -865,8 +848,7 @@ util::Result<bool> State::pause(const ScopeSpec& spec, std::string_view who, std
                                 util::SystemTime now) {
     if (spec.empty()) return util::err("a pause needs a scope, such as mailbox=bob@example.com");
     Pause p{spec, std::string(who), std::string(why), unixNanos(now)};
-    auto it = std::find_if(pauses_.begin(), pauses_.end(),
-                           [&](const Pause& o) { return o.spec == spec; });
+    auto it = std::find_if(pauses_.begin(), pauses_.end(), [&](const Pause& o) { return o.spec == spec; });
     bool replaced = it != pauses_.end();
     if (replaced) {
         *it = std::move(p);
@@ -892,8 +874,8 @@ bool State::pausesNeedProvider() const {
     return false;
 }
 
-size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay,
-                    const LimitSet& limits, util::SystemTime now) {
+size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay, const LimitSet& limits,
+                    util::SystemTime now) {
     size_t changed = 0;
     auto setWarmup = [&](const Limit& lim, ScopeEntry& e) {
         const WarmupSchedule* ws = limits.warmupOf(lim);
@@ -952,8 +934,7 @@ size_t State::reset(const ScopeSpec& spec, std::optional<uint32_t> warmupDay,
     return changed;
 }
 
-std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* filter,
-                                     util::SystemTime now) const {
+std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* filter, util::SystemTime now) const {
     std::vector<std::pair<size_t, StatusRow>> rows;
     const int64_t nowNs = unixNanos(now);
     for (const auto& [key, e] : scopes_) {
@@ -990,9 +971,8 @@ std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* fi
         }
         int64_t next = 0;
         if (lim->rate && e.tat > 0) {
-            int64_t allowedAt =
-                std::max(e.tat, nowNs) + lim->rate->emission.count() -
-                static_cast<int64_t>(lim->rate->burst) * lim->rate->emission.count();
+            int64_t allowedAt = std::max(e.tat, nowNs) + lim->rate->emission.count() -
+                                static_cast<int64_t>(lim->rate->burst) * lim->rate->emission.count();
             next = std::max(next, allowedAt);
         }
         if (lim->spacing) next = std::max(next, e.nextSend);
@@ -1004,8 +984,7 @@ std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* fi
             if (!specSelects(valuesOnly, *lim, values)) continue;
             row.paused = true;
             row.pause = "by " + (p.who.empty() ? std::string("?") : p.who) + " at " +
-                        formatTime(fromNanos(p.since), lim->zone) +
-                        (p.why.empty() ? "" : ": " + p.why);
+                        formatTime(fromNanos(p.since), lim->zone) + (p.why.empty() ? "" : ": " + p.why);
             break;
         }
         size_t order = static_cast<size_t>(lim - limits.limits().data());
@@ -1038,8 +1017,7 @@ const Commit* State::committed(std::string_view queueId) const {
 }
 
 bool State::operator==(const State& o) const {
-    return scopes_ == o.scopes_ && reservations_ == o.reservations_ && commits_ == o.commits_ &&
-           pauses_ == o.pauses_;
+    return scopes_ == o.scopes_ && reservations_ == o.reservations_ && commits_ == o.commits_ && pauses_ == o.pauses_;
 }
 
 void State::trackChanges(bool on) {
@@ -1048,8 +1026,7 @@ void State::trackChanges(bool on) {
         for (ScopeNode* n : changedScopes_)
             n->second.dirty = false;
         for (const auto& k : changedReservations_) {
-            if (auto it = reservations_.find(k); it != reservations_.end())
-                it->second.dirty = false;
+            if (auto it = reservations_.find(k); it != reservations_.end()) it->second.dirty = false;
         }
         for (const auto& k : changedCommits_) {
             if (auto it = commits_.find(k); it != commits_.end()) it->second.dirty = false;
@@ -1308,14 +1285,11 @@ std::string statusJson(const std::vector<StatusRow>& rows, const std::vector<Pau
         if (i > 0) out += ",";
         out += "{\"limit\":" + jsonString(r.limit) + ",\"scope\":" + jsonString(r.scope) +
                ",\"period\":" + (r.period.empty() ? "null" : jsonString(r.period)) +
-               ",\"count\":" + std::to_string(r.count) +
-               ",\"reserved\":" + std::to_string(r.reserved) + ",\"cap\":" + num(r.cap) +
-               ",\"today\":" + num(r.today) + ",\"warmup_day\":" + num(r.warmupDay) +
+               ",\"count\":" + std::to_string(r.count) + ",\"reserved\":" + std::to_string(r.reserved) +
+               ",\"cap\":" + num(r.cap) + ",\"today\":" + num(r.today) + ",\"warmup_day\":" + num(r.warmupDay) +
                ",\"warmup_cap\":" + num(r.warmupCap) + ",\"next_reset\":" + time(r.nextReset) +
-               ",\"next_reset_local\":" +
-               (r.nextResetText.empty() ? "null" : jsonString(r.nextResetText)) +
-               ",\"next_send\":" + time(r.nextSend) +
-               ",\"paused\":" + (r.paused ? "true" : "false") +
+               ",\"next_reset_local\":" + (r.nextResetText.empty() ? "null" : jsonString(r.nextResetText)) +
+               ",\"next_send\":" + time(r.nextSend) + ",\"paused\":" + (r.paused ? "true" : "false") +
                ",\"pause\":" + (r.pause.empty() ? "null" : jsonString(r.pause)) + "}";
     }
     out += "],\"pauses\":[";

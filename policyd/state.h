@@ -41,9 +41,9 @@ struct Holding {
     std::string key;
     int64_t capPeriod = kNoPeriod;  // start (unix seconds) of the cap's calendar period counted in
     int64_t dayPeriod = kNoPeriod;  // start of the day counted in the warmup's own day counter
-    int32_t warmupDay = kNoDay;  // local day (days since 1970-01-01 in the limit's zone) of a send
-                                 // that advances the warmup when committed
-    int64_t gcraCost = 0;        // nanoseconds added to the rate's TAT
+    int32_t warmupDay = kNoDay;     // local day (days since 1970-01-01 in the limit's zone) of a send
+                                    // that advances the warmup when committed
+    int64_t gcraCost = 0;           // nanoseconds added to the rate's TAT
     bool operator==(const Holding&) const = default;
 };
 
@@ -91,8 +91,7 @@ struct ScopeEntry {
     const Bucket* bucket(uint8_t counter, int64_t start) const;
     uint64_t count(uint8_t counter, int64_t start) const;  // committed + reserved
     bool operator==(const ScopeEntry& o) const {
-        return buckets == o.buckets && tat == o.tat && nextSend == o.nextSend && sends == o.sends &&
-               warmup == o.warmup;
+        return buckets == o.buckets && tat == o.tat && nextSend == o.nextSend && sends == o.sends && warmup == o.warmup;
     }
 };
 
@@ -108,8 +107,8 @@ struct Held {
     int64_t gcraCost = 0;
     const std::string& key() const { return node->first; }
     bool operator==(const Held& o) const {
-        return key() == o.key() && capPeriod == o.capPeriod && dayPeriod == o.dayPeriod &&
-               warmupDay == o.warmupDay && gcraCost == o.gcraCost;
+        return key() == o.key() && capPeriod == o.capPeriod && dayPeriod == o.dayPeriod && warmupDay == o.warmupDay &&
+               gcraCost == o.gcraCost;
     }
 };
 
@@ -151,8 +150,7 @@ struct Commit {
     int64_t at = 0;  // ns since the epoch
     bool dirty = false;
     bool operator==(const Commit& o) const {
-        return recipients == o.recipients && message == o.message &&
-               messageRefunded == o.messageRefunded && at == o.at;
+        return recipients == o.recipients && message == o.message && messageRefunded == o.messageRefunded && at == o.at;
     }
 };
 
@@ -194,7 +192,7 @@ struct RefundResult {
     Status status = Status::UnknownQueueId;
     size_t recipients = 0;             // recipients given back by this call
     std::vector<std::string> unknown;  // named recipients the message did not have
-    std::string text;  // for the log and the reply: "refunded 2 recipients of 4F3A2B1C"
+    std::string text;                  // for the log and the reply: "refunded 2 recipients of 4F3A2B1C"
 };
 
 struct ExpireResult {
@@ -206,19 +204,17 @@ struct ExpireResult {
 // One row of `rampartctl status`: a (limit, scope) the state knows.
 struct StatusRow {
     std::string limit;
-    std::string scope;      // ScopeSpec form ("mailbox=bob@acme-mail.com"): paste into pause/reset
-    std::string period;     // of count/cap: "h", "day", "week"; "" when the limit has no cap
-    uint64_t count = 0;     // committed + reserved in the current period
-    uint64_t reserved = 0;  // of which reserved (transactions in flight)
+    std::string scope;              // ScopeSpec form ("mailbox=bob@acme-mail.com"): paste into pause/reset
+    std::string period;             // of count/cap: "h", "day", "week"; "" when the limit has no cap
+    uint64_t count = 0;             // committed + reserved in the current period
+    uint64_t reserved = 0;          // of which reserved (transactions in flight)
     std::optional<uint64_t> cap;    // the limit's cap for the period ...
     std::optional<uint64_t> today;  // warmup: today's count (day counter)
     std::optional<uint32_t> warmupDay;
-    std::optional<uint64_t> warmupCap;  // ... and today's warmup cap; the tighter one binds
-    std::optional<util::SystemTime>
-        nextReset;              // start of the next calendar period (cap or warmup day)
-    std::string nextResetText;  // in the limit's zone: "2026-11-23 00:00 CET"
-    std::optional<util::SystemTime>
-        nextSend;  // rate/spacing: earliest next send, when in the future
+    std::optional<uint64_t> warmupCap;          // ... and today's warmup cap; the tighter one binds
+    std::optional<util::SystemTime> nextReset;  // start of the next calendar period (cap or warmup day)
+    std::string nextResetText;                  // in the limit's zone: "2026-11-23 00:00 CET"
+    std::optional<util::SystemTime> nextSend;   // rate/spacing: earliest next send, when in the future
     bool paused = false;
     std::string pause;  // "by alice at 2026-11-22 10:00 UTC: blocked at gmail"
 };
@@ -243,8 +239,8 @@ class State {
     // recipients were accepted than reserved: with recipientCount == 1 and `recipient` given, that
     // recipient's reservation is committed; otherwise the first recipientCount in RCPT order. The
     // rest is released. `msgs` holdings are committed when any recipient is.
-    CommitResult commit(std::string_view instance, std::string_view queueId,
-                        uint64_t recipientCount, std::string_view recipient, util::SystemTime now);
+    CommitResult commit(std::string_view instance, std::string_view queueId, uint64_t recipientCount,
+                        std::string_view recipient, util::SystemTime now);
     // A transaction ended without END-OF-MESSAGE: give its reservations back. False: none held.
     bool release(std::string_view instance);
     // Releases reservations past their expiry and forgets commits older than the refund window
@@ -255,14 +251,12 @@ class State {
     ExpireResult expire(util::SystemTime now, size_t maxScopes = SIZE_MAX);
     // Gives back the counts of a committed message (the milter refused it) or of some of its
     // recipients (empty list: all). Idempotent: a recipient is refunded at most once.
-    RefundResult refund(std::string_view queueId, const std::vector<std::string>& recipients,
-                        util::SystemTime now);
+    RefundResult refund(std::string_view queueId, const std::vector<std::string>& recipients, util::SystemTime now);
 
     // ---- operator controls (rampartctl)
     // A pause defers every request matching spec until resumed (replaces an existing pause of the
     // same spec). Error: a spec without scope values or limit.
-    util::Result<bool> pause(const ScopeSpec& spec, std::string_view who, std::string_view why,
-                             util::SystemTime now);
+    util::Result<bool> pause(const ScopeSpec& spec, std::string_view who, std::string_view why, util::SystemTime now);
     bool resume(const ScopeSpec& spec);  // false: no such pause
     // Clears the counts, rate and spacing of every (limit, scope) matching spec. With warmupDay,
     // the matching scopes of limits with a warmup are moved so that today is that warmup day
@@ -272,8 +266,7 @@ class State {
                  util::SystemTime now);
     // The rows for `rampartctl status` (filter: only matching entries; nullptr: all), sorted by
     // limit (file order) then scope. Entries of limits no longer in the file are skipped.
-    std::vector<StatusRow> status(const LimitSet& limits, const ScopeSpec* filter,
-                                  util::SystemTime now) const;
+    std::vector<StatusRow> status(const LimitSet& limits, const ScopeSpec* filter, util::SystemTime now) const;
 
     // ---- read access (decide(), status, tests)
     const ScopeEntry* find(std::string_view key) const;

@@ -21,17 +21,27 @@ using generic = asio::generic::stream_protocol;
 
 namespace {
 
-
 std::string html(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '&': out += "&amp;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '&':
+                out += "&amp;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -51,7 +61,8 @@ std::string page(std::string_view title, std::string_view bodyHtml) {
 // The token is the last non-empty path segment ("/u/TOKEN", "/unsubscribe/u/TOKEN/").
 std::string tokenOf(std::string_view target) {
     if (auto q = target.find_first_of("?#"); q != std::string_view::npos) target = target.substr(0, q);
-    while (!target.empty() && target.back() == '/') target.remove_suffix(1);
+    while (!target.empty() && target.back() == '/')
+        target.remove_suffix(1);
     auto slash = target.rfind('/');
     std::string_view t = slash == std::string_view::npos ? target : target.substr(slash + 1);
     if (t.empty() || t.size() > 1024) return {};
@@ -131,9 +142,10 @@ HttpAnswer UnsubscribeHandler::handle(std::string_view method, std::string_view 
     if (!post) {
         count(&UnsubscribeCounters::pages);
         a.body = page("Unsubscribe",
-                      "<p>Stop mail from " + from + " to " + who + "?</p>"
-                      "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
-                      "<button type=\"submit\">Unsubscribe</button></form>");
+                      "<p>Stop mail from " + from + " to " + who +
+                          "?</p>"
+                          "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
+                          "<button type=\"submit\">Unsubscribe</button></form>");
         return a;
     }
     if (!isOneClickBody(contentType, body)) {
@@ -147,7 +159,8 @@ HttpAnswer UnsubscribeHandler::handle(std::string_view method, std::string_view 
     if (!target_) {
         a.status = 400;
         a.body = page("This unsubscribe link is not valid", "<p>Nothing was changed.</p>");
-        log::warning("one-click: token for an unusable address \"" + util::printable(claim->recipient) + "\": " + target_.error());
+        log::warning("one-click: token for an unusable address \"" + util::printable(claim->recipient) +
+                     "\": " + target_.error());
         return a;
     }
     suppress::Entry e;
@@ -166,17 +179,20 @@ HttpAnswer UnsubscribeHandler::handle(std::string_view method, std::string_view 
         std::lock_guard lock(mu_);
         if (!store_) {
             auto st = suppress::Store::open(storePath_, false);
-            if (st) store_ = std::move(st).value();
-            else added = util::err(st.error());
+            if (st)
+                store_ = std::move(st).value();
+            else
+                added = util::err(st.error());
         }
         if (store_) added = store_->add(e, "one-click", "List-Unsubscribe-Post from " + peer);
     }
     if (!added) {
         count(&UnsubscribeCounters::errors);
-        log::error("one-click: could not record the unsubscribe of <" + e.target + "> (" + e.scope.str() + "): " +
-                   added.error() + "; answered 503 so the provider retries");
+        log::error("one-click: could not record the unsubscribe of <" + e.target + "> (" + e.scope.str() +
+                   "): " + added.error() + "; answered 503 so the provider retries");
         a.status = 503;
-        a.body = page("Please try again", "<p>The unsubscribe could not be recorded just now. Please try again in a few minutes.</p>");
+        a.body = page("Please try again",
+                      "<p>The unsubscribe could not be recorded just now. Please try again in a few minutes.</p>");
         return a;
     }
     count(&UnsubscribeCounters::unsubscribed);
@@ -222,20 +238,22 @@ struct UnsubscribeServer::Impl {
             parser->header_limit(8 * 1024);
             parser->body_limit(16 * 1024);
             arm();
-            http::async_read(socket, buffer, *parser, [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                self->timer.cancel();
-                if (ec) return;  // closed, timed out or not HTTP: nothing to answer
-                self->answer();
-            });
+            http::async_read(socket, buffer, *parser,
+                             [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                                 self->timer.cancel();
+                                 if (ec) return;  // closed, timed out or not HTTP: nothing to answer
+                                 self->answer();
+                             });
         }
         void answer() {
             const auto& req = parser->get();
             HttpAnswer a;
             try {
-                a = impl.handler->handle(std::string_view(req.method_string().data(), req.method_string().size()),
-                                         std::string_view(req.target().data(), req.target().size()),
-                                         std::string_view(req[http::field::content_type].data(), req[http::field::content_type].size()),
-                                         req.body(), peer);
+                a = impl.handler->handle(
+                    std::string_view(req.method_string().data(), req.method_string().size()),
+                    std::string_view(req.target().data(), req.target().size()),
+                    std::string_view(req[http::field::content_type].data(), req[http::field::content_type].size()),
+                    req.body(), peer);
             } catch (const std::exception& e) {
                 log::error(std::string("one-click: internal error: ") + e.what());
                 a.status = 500;

@@ -45,7 +45,7 @@ struct HttpAnswer {
     std::string allow;  // for 405
 };
 class UnsubscribeHandler {
-public:
+  public:
     UnsubscribeHandler(std::string storePath, std::shared_ptr<const util::Clock> clock)
         : storePath_(std::move(storePath)), clock_(std::move(clock)) {}
     void setSettings(std::shared_ptr<const UnsubscribeSettings> s);
@@ -54,7 +54,7 @@ public:
                       std::string_view body, const std::string& peer);
     UnsubscribeCounters counters() const;
 
-private:
+  private:
     std::shared_ptr<const UnsubscribeSettings> settings() const;
     std::string storePath_;
     std::shared_ptr<const util::Clock> clock_;
@@ -65,7 +65,7 @@ private:
 };
 
 class UnsubscribeServer {
-public:
+  public:
     UnsubscribeServer(std::shared_ptr<UnsubscribeHandler> handler);
     ~UnsubscribeServer();
     UnsubscribeServer(const UnsubscribeServer&) = delete;
@@ -77,7 +77,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

@@ -83,8 +83,12 @@ struct Synthetic {
 const Reason kReasons[] = {Reason::HardBounce, Reason::HardBounce, Reason::HardBounce, Reason::Unsubscribe,
                            Reason::Complaint,  Reason::Manual,     Reason::SoftBounce, Reason::Legal};
 
-std::string tenantOf(uint64_t i) { return cat("t", std::to_string(i % 1000)); }
-std::string brandOf(uint64_t i) { return cat("brand", std::to_string(i % 500), ".example"); }
+std::string tenantOf(uint64_t i) {
+    return cat("t", std::to_string(i % 1000));
+}
+std::string brandOf(uint64_t i) {
+    return cat("brand", std::to_string(i % 500), ".example");
+}
 
 Synthetic synthetic(uint64_t i) {
     Synthetic s;
@@ -114,13 +118,16 @@ Percentiles percentiles(std::vector<uint32_t>& ns) {
     Percentiles p;
     if (ns.empty()) return p;
     std::sort(ns.begin(), ns.end());
-    auto at = [&](double q) { return ns[std::min(ns.size() - 1, static_cast<size_t>(q * static_cast<double>(ns.size())))] / 1000.0; };
+    auto at = [&](double q) {
+        return ns[std::min(ns.size() - 1, static_cast<size_t>(q * static_cast<double>(ns.size())))] / 1000.0;
+    };
     p.p50 = at(0.50);
     p.p99 = at(0.99);
     p.p999 = at(0.999);
     p.max = ns.back() / 1000.0;
     double sum = 0;
-    for (uint32_t v : ns) sum += v;
+    for (uint32_t v : ns)
+        sum += v;
     p.mean = sum / static_cast<double>(ns.size()) / 1000.0;
     return p;
 }
@@ -145,10 +152,12 @@ std::vector<Query> makeQueries(uint64_t entries, size_t count, uint64_t seed) {
             Synthetic s = synthetic(i);
             q.recipient = s.target.front() == '@' ? cat("someone", s.target) : s.target;
             // A few in mixed case, as they arrive from Postfix.
-            if (k % 10 == 0) std::transform(q.recipient.begin(), q.recipient.begin() + 4, q.recipient.begin(), ::toupper);
+            if (k % 10 == 0)
+                std::transform(q.recipient.begin(), q.recipient.begin() + 4, q.recipient.begin(), ::toupper);
             q.expectHit = true;
         } else {
-            q.recipient = cat("nobody", std::to_string(rng() % 1000000000), "@d", std::to_string(i % 200000), ".example");
+            q.recipient =
+                cat("nobody", std::to_string(rng() % 1000000000), "@d", std::to_string(i % 200000), ".example");
             q.expectHit = false;
         }
         qs.push_back(std::move(q));
@@ -198,9 +207,10 @@ int main(int argc, char** argv) {
         } else if (a == "--generate-only") {
             generateOnly = keep = true;
         } else {
-            std::cerr << "usage: suppression_bench [--entries N] [--lookups M] [--dir DIR] [--keep | --generate-only]\n"
-                         "       suppression_bench --db FILE --entries N ...   (a store kept by --keep: no generation)\n"
-                         "       suppression_bench --csv N [--dir DIR]         (importCsv of N generic lines)\n";
+            std::cerr
+                << "usage: suppression_bench [--entries N] [--lookups M] [--dir DIR] [--keep | --generate-only]\n"
+                   "       suppression_bench --db FILE --entries N ...   (a store kept by --keep: no generation)\n"
+                   "       suppression_bench --csv N [--dir DIR]         (importCsv of N generic lines)\n";
             return 2;
         }
     }
@@ -222,10 +232,12 @@ int main(int argc, char** argv) {
         std::istringstream in(text);
         auto t = Clock::now();
         const double c = threadCpu();
-        ImportReport rep = importCsv(**w, in, "bench.csv", CsvFormat::Generic, Scope{}, NormalizeOptions{}, "bench", kNow);
+        ImportReport rep =
+            importCsv(**w, in, "bench.csv", CsvFormat::Generic, Scope{}, NormalizeOptions{}, "bench", kNow);
         const double took = seconds(Clock::now() - t), cpu = threadCpu() - c;
         w = util::err("closed");
-        for (const char* suffix : {"", "-wal", "-shm"}) ::unlink(cat(file, suffix).c_str());
+        for (const char* suffix : {"", "-wal", "-shm"})
+            ::unlink(cat(file, suffix).c_str());
         if (!rep.errors.empty()) die(rep.errors.front());
         std::printf("import: %zu rows in %.1f s, %.1f s CPU (%.0f rows/s of CPU)\n", rep.added, took, cpu,
                     static_cast<double>(rep.added) / cpu);
@@ -238,7 +250,8 @@ int main(int argc, char** argv) {
     if (!existing.empty()) keep = true;
     auto cleanup = [&] {
         if (keep) return;
-        for (const char* suffix : {"", "-wal", "-shm"}) ::unlink(cat(path, suffix).c_str());
+        for (const char* suffix : {"", "-wal", "-shm"})
+            ::unlink(cat(path, suffix).c_str());
     };
 
     // ---- 1. generate
@@ -273,14 +286,14 @@ int main(int argc, char** argv) {
         genS = seconds(Clock::now() - t0);
         genCpu = threadCpu() - c0;
     }
-    struct stat st{};
+    struct stat st {};
     ::stat(path.c_str(), &st);
     const double dbMb = static_cast<double>(st.st_size) / 1048576.0;
     std::printf("generate: %.1f s, %.1f s CPU (%.0f entries/s of CPU), database %.0f MB (entries and audit trail)\n",
                 genS, genCpu, genCpu > 0 ? static_cast<double>(entries) / genCpu : 0.0, dbMb);
     if (generateOnly) {
-        std::printf("RESULT entries=%llu gen_s=%.1f gen_cpu_s=%.1f db_mb=%.0f\n", static_cast<unsigned long long>(entries),
-                    genS, genCpu, dbMb);
+        std::printf("RESULT entries=%llu gen_s=%.1f gen_cpu_s=%.1f db_mb=%.0f\n",
+                    static_cast<unsigned long long>(entries), genS, genCpu, dbMb);
         return 0;
     }
 
@@ -301,7 +314,8 @@ int main(int argc, char** argv) {
         auto n = index.load(reader);
         loadCold = seconds(Clock::now() - t);
         if (!n) die(n.error());
-        if (existing.empty() && *n != entries) die(cat("loaded ", std::to_string(*n), " entries, expected ", std::to_string(entries)));
+        if (existing.empty() && *n != entries)
+            die(cat("loaded ", std::to_string(*n), " entries, expected ", std::to_string(entries)));
     }
     rssAfter = rssKb();
     tableBytes = index.memoryBytes();
@@ -330,17 +344,18 @@ int main(int argc, char** argv) {
         auto a = Clock::now();
         auto h = index.lookup(qs[k].recipient, qs[k].ctx, Index::kAll, kNow);
         auto b = Clock::now();
-        ns[k] = static_cast<uint32_t>(std::min<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count(),
-                                                        UINT32_MAX));
+        ns[k] = static_cast<uint32_t>(
+            std::min<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count(), UINT32_MAX));
         hits += h ? size_t{1} : size_t{0};
         wrong += h.has_value() != qs[k].expectHit ? size_t{1} : size_t{0};
     }
     const double lookupS = seconds(Clock::now() - tl);
     Percentiles p1 = percentiles(ns);
-    std::printf("lookups (1 thread): %zu in %.2f s (%.0f/s), %zu hits, %zu wrong answers; latency us: p50 %.2f, "
-                "p99 %.2f, p99.9 %.2f, max %.1f, mean %.2f\n",
-                qs.size(), lookupS, static_cast<double>(qs.size()) / lookupS, hits, wrong, p1.p50, p1.p99, p1.p999,
-                p1.max, p1.mean);
+    std::printf(
+        "lookups (1 thread): %zu in %.2f s (%.0f/s), %zu hits, %zu wrong answers; latency us: p50 %.2f, "
+        "p99 %.2f, p99.9 %.2f, max %.1f, mean %.2f\n",
+        qs.size(), lookupS, static_cast<double>(qs.size()) / lookupS, hits, wrong, p1.p50, p1.p99, p1.p999, p1.max,
+        p1.mean);
     // A kept store (--db) has had changes made by earlier runs: some expected hits are gone.
     if (wrong != 0 && existing.empty()) die("wrong answers");
 
@@ -364,7 +379,8 @@ int main(int argc, char** argv) {
             e.reason = Reason::Legal;
             return writer.add(e, "bench", "").ok();
         }
-        while (sticky(synthetic(i).reason)) ++i;
+        while (sticky(synthetic(i).reason))
+            ++i;
         s = synthetic(i);
         return writer.remove(s.target, s.scope, "bench", "", false).ok();
     };
@@ -444,9 +460,11 @@ int main(int argc, char** argv) {
             std::this_thread::sleep_until(nextWrite);
         }
         stop = true;
-        for (auto& t : threads) t.join();
+        for (auto& t : threads)
+            t.join();
         std::vector<uint32_t> all;
-        for (auto& v : perThread) all.insert(all.end(), v.begin(), v.end());
+        for (auto& v : perThread)
+            all.insert(all.end(), v.begin(), v.end());
         c.lookups = all.size();
         c.p = percentiles(all);
         return c;
@@ -455,22 +473,24 @@ int main(int argc, char** argv) {
     std::printf("lookups (2 threads): %zu; latency us: p50 %.2f, p99 %.2f, p99.9 %.2f, max %.1f\n", alone.lookups,
                 alone.p.p50, alone.p.p99, alone.p.p999, alone.p.max);
     Concurrent busy = concurrent(true);
-    std::printf("lookups (2 threads, %llu changes committed one by one, %zu refreshes, slowest %.2f ms): %zu; latency "
-                "us: p50 %.2f, p99 %.2f, p99.9 %.2f, max %.1f\n",
-                static_cast<unsigned long long>(busy.changes), busy.refreshes, busy.worstRefreshMs, busy.lookups,
-                busy.p.p50, busy.p.p99, busy.p.p999, busy.p.max);
+    std::printf(
+        "lookups (2 threads, %llu changes committed one by one, %zu refreshes, slowest %.2f ms): %zu; latency "
+        "us: p50 %.2f, p99 %.2f, p99.9 %.2f, max %.1f\n",
+        static_cast<unsigned long long>(busy.changes), busy.refreshes, busy.worstRefreshMs, busy.lookups, busy.p.p50,
+        busy.p.p99, busy.p.p999, busy.p.max);
 
-    std::printf("RESULT entries=%llu gen_s=%.1f gen_cpu_s=%.1f db_mb=%.0f load_warm_s=%.2f load_warm_cpu_s=%.2f "
-                "load_cold_s=%.2f rss_before_mb=%.0f rss_after_mb=%.0f rss_delta_mb=%.0f table_mb=%.0f lookups=%zu "
-                "p50_us=%.2f p99_us=%.2f p999_us=%.2f max_us=%.1f refresh_1000_ms=%.2f two_p50_us=%.2f "
-                "two_p99_us=%.2f two_p999_us=%.2f two_max_us=%.1f conc_changes=%llu conc_p50_us=%.2f "
-                "conc_p99_us=%.2f conc_p999_us=%.2f conc_max_us=%.1f conc_refresh_max_ms=%.2f\n",
-                static_cast<unsigned long long>(entries), genS, genCpu, dbMb, loadWarm, loadWarmCpu, loadCold,
-                static_cast<double>(rssBefore) / 1024.0, static_cast<double>(rssAfter) / 1024.0,
-                static_cast<double>(rssAfter - rssBefore) / 1024.0, static_cast<double>(tableBytes) / 1048576.0,
-                qs.size(), p1.p50, p1.p99, p1.p999, p1.max, refreshMs, alone.p.p50, alone.p.p99, alone.p.p999,
-                alone.p.max, static_cast<unsigned long long>(busy.changes), busy.p.p50, busy.p.p99, busy.p.p999,
-                busy.p.max, busy.worstRefreshMs);
+    std::printf(
+        "RESULT entries=%llu gen_s=%.1f gen_cpu_s=%.1f db_mb=%.0f load_warm_s=%.2f load_warm_cpu_s=%.2f "
+        "load_cold_s=%.2f rss_before_mb=%.0f rss_after_mb=%.0f rss_delta_mb=%.0f table_mb=%.0f lookups=%zu "
+        "p50_us=%.2f p99_us=%.2f p999_us=%.2f max_us=%.1f refresh_1000_ms=%.2f two_p50_us=%.2f "
+        "two_p99_us=%.2f two_p999_us=%.2f two_max_us=%.1f conc_changes=%llu conc_p50_us=%.2f "
+        "conc_p99_us=%.2f conc_p999_us=%.2f conc_max_us=%.1f conc_refresh_max_ms=%.2f\n",
+        static_cast<unsigned long long>(entries), genS, genCpu, dbMb, loadWarm, loadWarmCpu, loadCold,
+        static_cast<double>(rssBefore) / 1024.0, static_cast<double>(rssAfter) / 1024.0,
+        static_cast<double>(rssAfter - rssBefore) / 1024.0, static_cast<double>(tableBytes) / 1048576.0, qs.size(),
+        p1.p50, p1.p99, p1.p999, p1.max, refreshMs, alone.p.p50, alone.p.p99, alone.p.p999, alone.p.max,
+        static_cast<unsigned long long>(busy.changes), busy.p.p50, busy.p.p99, busy.p.p999, busy.p.max,
+        busy.worstRefreshMs);
     w = util::err("closed");
     r = util::err("closed");
     cleanup();

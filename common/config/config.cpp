@@ -43,7 +43,8 @@ bool Diagnostics::hasErrors() const {
 }
 std::string Diagnostics::str() const {
     std::string s;
-    for (const auto& d : items_) s += d.str() + "\n";
+    for (const auto& d : items_)
+        s += d.str() + "\n";
     return s;
 }
 
@@ -54,7 +55,8 @@ util::Result<Value> parseValue(const KeySpec& spec, std::string_view rawText) {
         case T::String:
             return Value(std::string(text));
         case T::Path:
-            if (!text.empty() && text.front() != '/') return err("expected an absolute path, got \"" + util::printable(text) + "\"");
+            if (!text.empty() && text.front() != '/')
+                return err("expected an absolute path, got \"" + util::printable(text) + "\"");
             return Value(std::string(text));
         case T::Bool: {
             auto b = parseBool(text);
@@ -130,7 +132,8 @@ util::Result<Value> parseValue(const KeySpec& spec, std::string_view rawText) {
             try {
                 (void)date::locate_zone(std::string(text));
             } catch (const std::exception&) {
-                return err("unknown time zone \"" + util::printable(text) + "\" (an IANA name such as UTC or Europe/Berlin)");
+                return err("unknown time zone \"" + util::printable(text) +
+                           "\" (an IANA name such as UTC or Europe/Berlin)");
             }
             return Value(std::string(text));
         }
@@ -144,22 +147,34 @@ std::string canonicalText(const KeySpec& spec, const Value& v) {
         case T::String:
         case T::Path:
         case T::Enum:
-        case T::Timezone: return std::get<std::string>(v);
-        case T::Bool: return std::get<bool>(v) ? "yes" : "no";
-        case T::Integer: return std::to_string(std::get<int64_t>(v));
-        case T::Duration: return formatDuration(std::get<std::chrono::seconds>(v));
-        case T::Size: return formatSize(std::get<uint64_t>(v));
-        case T::Rate: return formatRate(std::get<Rate>(v));
-        case T::Listen: return std::get<ListenAddress>(v).toString();
+        case T::Timezone:
+            return std::get<std::string>(v);
+        case T::Bool:
+            return std::get<bool>(v) ? "yes" : "no";
+        case T::Integer:
+            return std::to_string(std::get<int64_t>(v));
+        case T::Duration:
+            return formatDuration(std::get<std::chrono::seconds>(v));
+        case T::Size:
+            return formatSize(std::get<uint64_t>(v));
+        case T::Rate:
+            return formatRate(std::get<Rate>(v));
+        case T::Listen:
+            return std::get<ListenAddress>(v).toString();
         case T::ListenList: {
             std::string s;
-            for (const auto& a : std::get<std::vector<ListenAddress>>(v)) s += (s.empty() ? "" : ", ") + a.toString();
+            for (const auto& a : std::get<std::vector<ListenAddress>>(v))
+                s += (s.empty() ? "" : ", ") + a.toString();
             return s;
         }
-        case T::List: return util::join(std::get<std::vector<std::string>>(v), ", ");
-        case T::CidrList: return std::get<net::CidrList>(v).toString();
-        case T::Table: return std::get<TableRef>(v).toString();
-        case T::Mode: return formatFileMode(std::get<unsigned>(v));
+        case T::List:
+            return util::join(std::get<std::vector<std::string>>(v), ", ");
+        case T::CidrList:
+            return std::get<net::CidrList>(v).toString();
+        case T::Table:
+            return std::get<TableRef>(v).toString();
+        case T::Mode:
+            return formatFileMode(std::get<unsigned>(v));
     }
     return {};
 }
@@ -194,25 +209,49 @@ const V& getAs(const Value& v, std::string_view key) {
 }
 }  // namespace
 
-const std::string& Config::str(std::string_view k) const { return getAs<std::string>(entry(k).value, k); }
-bool Config::flag(std::string_view k) const { return getAs<bool>(entry(k).value, k); }
-int64_t Config::integer(std::string_view k) const { return getAs<int64_t>(entry(k).value, k); }
-std::chrono::seconds Config::duration(std::string_view k) const { return getAs<std::chrono::seconds>(entry(k).value, k); }
-uint64_t Config::size(std::string_view k) const { return getAs<uint64_t>(entry(k).value, k); }
-const Rate& Config::rate(std::string_view k) const { return getAs<Rate>(entry(k).value, k); }
-const ListenAddress& Config::listen(std::string_view k) const { return getAs<ListenAddress>(entry(k).value, k); }
+const std::string& Config::str(std::string_view k) const {
+    return getAs<std::string>(entry(k).value, k);
+}
+bool Config::flag(std::string_view k) const {
+    return getAs<bool>(entry(k).value, k);
+}
+int64_t Config::integer(std::string_view k) const {
+    return getAs<int64_t>(entry(k).value, k);
+}
+std::chrono::seconds Config::duration(std::string_view k) const {
+    return getAs<std::chrono::seconds>(entry(k).value, k);
+}
+uint64_t Config::size(std::string_view k) const {
+    return getAs<uint64_t>(entry(k).value, k);
+}
+const Rate& Config::rate(std::string_view k) const {
+    return getAs<Rate>(entry(k).value, k);
+}
+const ListenAddress& Config::listen(std::string_view k) const {
+    return getAs<ListenAddress>(entry(k).value, k);
+}
 const std::vector<ListenAddress>& Config::listens(std::string_view k) const {
     return getAs<std::vector<ListenAddress>>(entry(k).value, k);
 }
 const std::vector<std::string>& Config::list(std::string_view k) const {
     return getAs<std::vector<std::string>>(entry(k).value, k);
 }
-const net::CidrList& Config::networks(std::string_view k) const { return getAs<net::CidrList>(entry(k).value, k); }
-const TableRef& Config::table(std::string_view k) const { return getAs<TableRef>(entry(k).value, k); }
-unsigned Config::mode(std::string_view k) const { return getAs<unsigned>(entry(k).value, k); }
+const net::CidrList& Config::networks(std::string_view k) const {
+    return getAs<net::CidrList>(entry(k).value, k);
+}
+const TableRef& Config::table(std::string_view k) const {
+    return getAs<TableRef>(entry(k).value, k);
+}
+unsigned Config::mode(std::string_view k) const {
+    return getAs<unsigned>(entry(k).value, k);
+}
 
-std::string Config::text(std::string_view k) const { return entry(k).canonical; }
-bool Config::isDefault(std::string_view k) const { return !entry(k).explicitlySet; }
+std::string Config::text(std::string_view k) const {
+    return entry(k).canonical;
+}
+bool Config::isDefault(std::string_view k) const {
+    return !entry(k).explicitlySet;
+}
 SourceLocation Config::where(std::string_view k) const {
     const Entry& e = entry(k);
     if (e.explicitlySet) return e.where;
@@ -256,7 +295,8 @@ namespace {
 
 size_t editDistance(std::string_view a, std::string_view b) {
     std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t j = 0; j <= b.size(); ++j)
+        prev[j] = j;
     for (size_t i = 1; i <= a.size(); ++i) {
         cur[0] = i;
         for (size_t j = 1; j <= b.size(); ++j) {
@@ -283,7 +323,8 @@ std::string suggestion(std::string_view key) {
 
 bool validKeyName(std::string_view k) {
     if (k.empty()) return false;
-    return std::all_of(k.begin(), k.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+    return std::all_of(k.begin(), k.end(),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
 // Removes a comment: "#" at the start or after whitespace.
@@ -337,7 +378,8 @@ struct ConfigLoader {
             std::string key = std::string(util::trim(std::string_view(l.text).substr(0, eq)));
             std::string_view value = util::trim(std::string_view(l.text).substr(eq + 1));
             if (!validKeyName(key)) {
-                r.diagnostics.error(where, "bad key name \"" + util::printable(key, 80) + "\" (lower-case letters, digits and _)");
+                r.diagnostics.error(
+                    where, "bad key name \"" + util::printable(key, 80) + "\" (lower-case letters, digits and _)");
                 continue;
             }
             const KeySpec* spec = findKey(key);
@@ -358,7 +400,9 @@ struct ConfigLoader {
     }
 };
 
-LoadResult parseConfigText(std::string_view text, const std::string& name) { return ConfigLoader::parse(text, name); }
+LoadResult parseConfigText(std::string_view text, const std::string& name) {
+    return ConfigLoader::parse(text, name);
+}
 
 LoadResult loadConfigFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -385,7 +429,7 @@ std::optional<std::string> readTableFile(const std::string& path, std::string_vi
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         diags.error({path, 0}, w + " is not a regular file");
         return std::nullopt;

@@ -37,7 +37,7 @@ struct Diagnostic {
 
 // Collects diagnostics from every stage of a check so --check-config can print them all at once.
 class Diagnostics {
-public:
+  public:
     void error(SourceLocation where, std::string message);
     void warning(SourceLocation where, std::string message);
     void append(const Diagnostics& other);
@@ -45,16 +45,16 @@ public:
     const std::vector<Diagnostic>& all() const { return items_; }
     std::string str() const;  // one per line
 
-private:
+  private:
     std::vector<Diagnostic> items_;
 };
 
-using Value = std::variant<std::monostate, std::string, bool, int64_t, std::chrono::seconds, uint64_t, Rate,
-                           ListenAddress, std::vector<ListenAddress>, std::vector<std::string>,
-                           net::CidrList, TableRef, unsigned>;
+using Value =
+    std::variant<std::monostate, std::string, bool, int64_t, std::chrono::seconds, uint64_t, Rate, ListenAddress,
+                 std::vector<ListenAddress>, std::vector<std::string>, net::CidrList, TableRef, unsigned>;
 
 class Config {
-public:
+  public:
     Config();  // every key at its default
 
     const std::string& file() const { return file_; }
@@ -86,7 +86,7 @@ public:
 
     friend struct ConfigLoader;
 
-private:
+  private:
     struct Entry {
         const KeySpec* spec = nullptr;
         Value value;

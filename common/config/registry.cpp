@@ -21,15 +21,14 @@ constexpr KeySpec kKeys[] = {
      "message or decision.",
      kAll, true, "error|warning|info|debug"},
     {"syslog_facility", T::Enum, "mail",
-     "Syslog facility of the daemons' log lines (in --foreground mode they go to stderr instead).",
-     kAll, false, "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"},
+     "Syslog facility of the daemons' log lines (in --foreground mode they go to stderr instead).", kAll, false,
+     "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"},
     {"dns_servers", T::List, "",
      "DNS servers for Rampart's own lookups (DKIM key checks, recipient MX lookups), as IP or "
      "IP:PORT, e.g. \"127.0.0.1:5353\". Empty: the servers of /etc/resolv.conf.",
      kAll, true},
     {"dns_timeout", T::Duration, "5s",
-     "How long one DNS lookup may take, retries included, before it counts as failed.",
-     kAll, true},
+     "How long one DNS lookup may take, retries included, before it counts as failed.", kAll, true},
 
     // ------------------------------------------------------------------ rampart-milter
     {"milter_listen", T::Listen, "unix:/run/rampart/milter.sock",
@@ -46,8 +45,7 @@ constexpr KeySpec kKeys[] = {
      "primary group of rampart_user.",
      kMilter, false},
     {"milter_pid_file", T::Path, "/run/rampart/rampart-milter.pid",
-     "Where rampart-milter writes its process id when it runs in the background. Empty: no pid file.",
-     kMilter, false},
+     "Where rampart-milter writes its process id when it runs in the background. Empty: no pid file.", kMilter, false},
     {"milter_internal_networks", T::CidrList, "127.0.0.0/8, [::1]/128",
      "Clients whose mail is our users' mail even without SMTP authentication: only mail from "
      "these networks, from authenticated clients (milter_trust_authenticated) or from listeners "
@@ -55,8 +53,7 @@ constexpr KeySpec kKeys[] = {
      "signed. Other mail passes untouched.",
      kMilter, true},
     {"milter_trust_authenticated", T::Bool, "yes",
-     "Treat mail from SMTP-authenticated clients ({auth_authen} set) as our users' mail.",
-     kMilter, true},
+     "Treat mail from SMTP-authenticated clients ({auth_authen} set) as our users' mail.", kMilter, true},
     {"milter_originating_daemon_names", T::List, "",
      "Postfix listener names ({daemon_name}, set with milter_macro_daemon_name or per service in "
      "master.cf, e.g. ORIGINATING) whose mail is our users' mail whatever the client.",
@@ -70,8 +67,7 @@ constexpr KeySpec kKeys[] = {
      "tempfail (the client retries later) or accept (deliver the message as it is, unsigned).",
      kMilter, true, "tempfail|accept"},
     {"milter_stats_interval", T::Duration, "10m",
-     "How often rampart-milter logs one line with its counters (also on SIGUSR1). 0s: only on SIGUSR1.",
-     kMilter, true},
+     "How often rampart-milter logs one line with its counters (also on SIGUSR1). 0s: only on SIGUSR1.", kMilter, true},
 
     {"milter_refund_socket", T::String, "unix:/run/rampart/policyd.sock",
      "Where rampart-milter tells rampart-policyd the queue id of a message it refused (or the "
@@ -124,8 +120,8 @@ constexpr KeySpec kKeys[] = {
      "`rampartctl ingest` by a Postfix pipe transport. Empty: no mailto URI.",
      kMilter, true},
     {"unsubscribe_domains", T::Table, "",
-     "Per From domain values: lines \"DOMAIN URL-BASE [MAILTO-ADDRESS]\" (DOMAIN may be *.example.com).",
-     kMilter, true, "file"},
+     "Per From domain values: lines \"DOMAIN URL-BASE [MAILTO-ADDRESS]\" (DOMAIN may be *.example.com).", kMilter, true,
+     "file"},
     {"unsubscribe_secret", T::String, "",
      "Secret that seals unsubscribe tokens and reference stamps (AES-256-GCM): a literal, or "
      "file:/path with \"ID SECRET\" lines, the first sealing new tokens and all opening old ones "
@@ -150,8 +146,7 @@ constexpr KeySpec kKeys[] = {
      "and an audit trail). rampart-milter and rampart-policyd follow its changes within a second.",
      kAll, false, "sqlite"},
     {"suppression_case_sensitive", T::Bool, "no",
-     "Compare local parts case-sensitively (RFC 5321 allows it; in practice no mailbox depends on it).",
-     kAll, true},
+     "Compare local parts case-sensitively (RFC 5321 allows it; in practice no mailbox depends on it).", kAll, true},
     {"suppression_fold_gmail", T::Bool, "yes",
      "For gmail.com and googlemail.com, ignore dots and +tags in the local part (Gmail delivers "
      "them to the same mailbox).",
@@ -168,13 +163,17 @@ constexpr KeySpec kKeys[] = {
      "rules (docs/bounces.md). conf/bounce-rules.conf, installed with the examples, holds Gmail, "
      "Microsoft and Yahoo texts. Empty: built-in rules only.",
      kCtl, true, "file"},
-    {"ingest_soft_bounce_limit", T::Integer, "3",
+    {"ingest_soft_bounce_limit",
+     T::Integer,
+     "3",
      "Soft bounces (mailbox full, expired, unexplained failures; not delay warnings) of one address "
      "within ingest_soft_bounce_window that suppress it (reason soft_bounce).",
-     kCtl, true, {}, 1, 1000},
-    {"ingest_soft_bounce_window", T::Duration, "15d",
-     "The window of ingest_soft_bounce_limit.",
-     kCtl, true},
+     kCtl,
+     true,
+     {},
+     1,
+     1000},
+    {"ingest_soft_bounce_window", T::Duration, "15d", "The window of ingest_soft_bounce_limit.", kCtl, true},
     {"ingest_hard_bounce_expiry", T::Duration, "365d",
      "How long a hard bounce (unknown user, no such domain, disabled mailbox) suppresses an address "
      "globally (0s: for ever). Blocks, authentication failures and rate limits never suppress.",
@@ -190,15 +189,15 @@ constexpr KeySpec kKeys[] = {
      "separated by commas. Postfix's check_policy_service and the Exim ACL (contrib/) name one of them.",
      kPolicyd, false},
     {"policyd_socket_mode", T::Mode, "0660",
-     "Permissions of rampart-policyd's unix sockets (owner rampart_user, group policyd_socket_group).",
-     kPolicyd, false},
+     "Permissions of rampart-policyd's unix sockets (owner rampart_user, group policyd_socket_group).", kPolicyd,
+     false},
     {"policyd_socket_group", T::String, "postfix",
      "Group of rampart-policyd's unix sockets: the group Postfix's smtpd (or Exim) runs with. Empty: "
      "the primary group of rampart_user.",
      kPolicyd, false},
     {"policyd_pid_file", T::Path, "/run/rampart/rampart-policyd.pid",
-     "Where rampart-policyd writes its process id when it runs in the background. Empty: no pid file.",
-     kPolicyd, false},
+     "Where rampart-policyd writes its process id when it runs in the background. Empty: no pid file.", kPolicyd,
+     false},
     {"policyd_control_socket", T::Listen, "unix:/run/rampart/policyd-control.sock",
      "The unix socket rampartctl uses to read and change the running daemon's state (status, pause, "
      "resume, reset). Mode 0600, owned by rampart_user; root can always connect.",
@@ -241,22 +240,33 @@ constexpr KeySpec kKeys[] = {
      "Longest wait for a recipient domain's MX lookup; after it (or on failure) the recipient domain "
      "stands in for the provider.",
      kPolicyd, true},
-    {"policyd_max_connections", T::Integer, "2000",
+    {"policyd_max_connections",
+     T::Integer,
+     "2000",
      "Most simultaneous client connections; more are closed at once (each smtpd process keeps one).",
-     kPolicyd, true, {}, 1, 1000000},
+     kPolicyd,
+     true,
+     {},
+     1,
+     1000000},
     {"policyd_idle_timeout", T::Duration, "15m",
      "A client connection idle this long is closed (Postfix closes its own after "
      "smtpd_policy_service_max_idle, 300s by default).",
      kPolicyd, true},
     {"policyd_max_request_size", T::Size, "16k",
-     "Largest policy request accepted; a longer one is garbage: logged, and that connection closed.",
-     kPolicyd, true},
-    {"policyd_max_attributes", T::Integer, "200",
+     "Largest policy request accepted; a longer one is garbage: logged, and that connection closed.", kPolicyd, true},
+    {"policyd_max_attributes",
+     T::Integer,
+     "200",
      "Most name=value lines in one request; more is garbage: logged, and that connection closed.",
-     kPolicyd, true, {}, 10, 100000},
+     kPolicyd,
+     true,
+     {},
+     10,
+     100000},
     {"policyd_stats_interval", T::Duration, "10m",
-     "How often rampart-policyd logs one line with its counters (also on SIGUSR1). 0s: only on SIGUSR1.",
-     kPolicyd, true},
+     "How often rampart-policyd logs one line with its counters (also on SIGUSR1). 0s: only on SIGUSR1.", kPolicyd,
+     true},
 
     // ------------------------------------------------------------------ DKIM signing (rampart-milter, rampartctl)
     {"dkim_key_table", T::Table, "",
@@ -274,16 +284,14 @@ constexpr KeySpec kKeys[] = {
      "domain plus a second domain). no: only the first match.",
      kMilter, true},
     {"dkim_canonicalization", T::Enum, "relaxed/relaxed",
-     "Header/body canonicalization of new signatures (RFC 6376 section 3.4).",
-     kMilter, true, "relaxed/relaxed|relaxed/simple|simple/relaxed|simple/simple"},
+     "Header/body canonicalization of new signatures (RFC 6376 section 3.4).", kMilter, true,
+     "relaxed/relaxed|relaxed/simple|simple/relaxed|simple/simple"},
     {"dkim_signed_headers", T::List,
      "From, Reply-To, Subject, Date, Message-ID, To, Cc, MIME-Version, Content-Type, "
      "Content-Transfer-Encoding, In-Reply-To, References, List-Id, List-Unsubscribe, "
      "List-Unsubscribe-Post, Feedback-ID",
-     "Header fields covered by the signature when present (every instance). From is always signed.",
-     kMilter, true},
-    {"dkim_oversigned_headers", T::List,
-     "From, Subject, To, Date, List-Unsubscribe, List-Unsubscribe-Post",
+     "Header fields covered by the signature when present (every instance). From is always signed.", kMilter, true},
+    {"dkim_oversigned_headers", T::List, "From, Subject, To, Date, List-Unsubscribe, List-Unsubscribe-Post",
      "Header fields listed in h= once more than they occur, so that nobody can add another instance "
      "(or, when absent, the field itself) without breaking the signature.",
      kMilter, true},
@@ -303,8 +311,7 @@ constexpr KeySpec kKeys[] = {
      "with a key that is unpublished, revoked or mismatched (its mail gets dkim_unsigned_action); "
      "off: no lookups. A DNS error never stops signing.",
      kMilter, true, "off|warn|enforce"},
-    {"dkim_signature_ttl", T::Duration, "0s",
-     "Validity of new signatures (the x= tag). 0s: signatures do not expire.",
+    {"dkim_signature_ttl", T::Duration, "0s", "Validity of new signatures (the x= tag). 0s: signatures do not expire.",
      kMilter, true},
 };
 
@@ -312,26 +319,43 @@ constexpr KeySpec kKeys[] = {
 
 std::string_view typeName(ValueType t) {
     switch (t) {
-        case T::String: return "string";
-        case T::Bool: return "yes|no";
-        case T::Integer: return "integer";
-        case T::Duration: return "duration";
-        case T::Size: return "size";
-        case T::Rate: return "rate";
-        case T::Listen: return "listen address";
-        case T::ListenList: return "listen addresses";
-        case T::List: return "list";
-        case T::CidrList: return "networks";
-        case T::Table: return "table";
-        case T::Mode: return "file mode";
-        case T::Enum: return "choice";
-        case T::Path: return "path";
-        case T::Timezone: return "time zone";
+        case T::String:
+            return "string";
+        case T::Bool:
+            return "yes|no";
+        case T::Integer:
+            return "integer";
+        case T::Duration:
+            return "duration";
+        case T::Size:
+            return "size";
+        case T::Rate:
+            return "rate";
+        case T::Listen:
+            return "listen address";
+        case T::ListenList:
+            return "listen addresses";
+        case T::List:
+            return "list";
+        case T::CidrList:
+            return "networks";
+        case T::Table:
+            return "table";
+        case T::Mode:
+            return "file mode";
+        case T::Enum:
+            return "choice";
+        case T::Path:
+            return "path";
+        case T::Timezone:
+            return "time zone";
     }
     return "?";
 }
 
-std::span<const KeySpec> registry() { return kKeys; }
+std::span<const KeySpec> registry() {
+    return kKeys;
+}
 
 const KeySpec* findKey(std::string_view name) {
     for (const auto& k : kKeys) {

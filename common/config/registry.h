@@ -21,11 +21,11 @@ enum class ValueType {
     ListenList,  // one or more listen addresses
     List,        // words separated by commas and/or spaces
     CidrList,
-    Table,       // type:path; `choices` lists the accepted types
-    Mode,        // octal file mode
-    Enum,        // one of `choices`
-    Path,        // absolute path, or empty where the default is empty
-    Timezone,    // IANA zone name, e.g. Europe/Berlin
+    Table,     // type:path; `choices` lists the accepted types
+    Mode,      // octal file mode
+    Enum,      // one of `choices`
+    Path,      // absolute path, or empty where the default is empty
+    Timezone,  // IANA zone name, e.g. Europe/Berlin
 };
 
 std::string_view typeName(ValueType t);
@@ -44,9 +44,9 @@ struct KeySpec {
     std::string_view defaultValue;  // canonical text; "" means unset/empty
     std::string_view help;          // one paragraph, plain text
     unsigned programs;
-    bool reloadable;              // false: a SIGHUP keeps the old value and logs that a restart is needed
-    std::string_view choices{};   // Enum: "a|b|c"; Table: accepted types "file|refile"
-    long long min = 0;            // Integer bounds
+    bool reloadable;             // false: a SIGHUP keeps the old value and logs that a restart is needed
+    std::string_view choices{};  // Enum: "a|b|c"; Table: accepted types "file|refile"
+    long long min = 0;           // Integer bounds
     long long max = 0;
 };
 

@@ -18,11 +18,23 @@ struct Unit {
 
 // Accepted spellings of time units; the first spelling of each length is the canonical one.
 constexpr std::array<Unit, 17> kDurationUnits{{
-    {"s", 1}, {"sec", 1}, {"second", 1}, {"seconds", 1},
-    {"m", 60}, {"min", 60}, {"minute", 60}, {"minutes", 60},
-    {"h", 3600}, {"hour", 3600}, {"hours", 3600},
-    {"d", 86400}, {"day", 86400}, {"days", 86400},
-    {"w", 604800}, {"week", 604800}, {"weeks", 604800},
+    {"s", 1},
+    {"sec", 1},
+    {"second", 1},
+    {"seconds", 1},
+    {"m", 60},
+    {"min", 60},
+    {"minute", 60},
+    {"minutes", 60},
+    {"h", 3600},
+    {"hour", 3600},
+    {"hours", 3600},
+    {"d", 86400},
+    {"day", 86400},
+    {"days", 86400},
+    {"w", 604800},
+    {"week", 604800},
+    {"weeks", 604800},
 }};
 
 std::optional<int64_t> unitSeconds(std::string_view unit) {
@@ -36,7 +48,8 @@ std::optional<int64_t> unitSeconds(std::string_view unit) {
 // Splits "30s" into ("30", "s"); "2 d" is accepted too.
 std::pair<std::string_view, std::string_view> splitNumberUnit(std::string_view t) {
     size_t i = 0;
-    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9')
+        ++i;
     return {t.substr(0, i), util::trim(t.substr(i))};
 }
 
@@ -47,15 +60,13 @@ Result<std::chrono::seconds> parseDuration(std::string_view text) {
     auto [num, unit] = splitNumberUnit(t);
     auto n = util::parseUnsigned(num);
     if (!n) {
-        return err("expected a duration such as 30s, 10m, 2h or 2d, got \"" +
-                   util::printable(t) + "\"");
+        return err("expected a duration such as 30s, 10m, 2h or 2d, got \"" + util::printable(t) + "\"");
     }
     int64_t mult = 1;
     if (!unit.empty()) {
         auto m = unitSeconds(unit);
         if (!m) {
-            return err("unknown time unit \"" + std::string(unit) +
-                       "\" (use s, m, h, d or w)");
+            return err("unknown time unit \"" + std::string(unit) + "\" (use s, m, h, d or w)");
         }
         mult = *m;
     }
@@ -105,12 +116,18 @@ std::string formatSize(uint64_t b) {
 
 std::string formatPeriod(std::chrono::seconds p) {
     switch (p.count()) {
-        case 1: return "s";
-        case 60: return "min";
-        case 3600: return "h";
-        case 86400: return "day";
-        case 604800: return "week";
-        default: return formatDuration(p);
+        case 1:
+            return "s";
+        case 60:
+            return "min";
+        case 3600:
+            return "h";
+        case 86400:
+            return "day";
+        case 604800:
+            return "week";
+        default:
+            return formatDuration(p);
     }
 }
 
@@ -184,8 +201,7 @@ Result<uint16_t> parsePort(std::string_view p) {
 
 Result<ListenAddress> parseListenAddress(std::string_view text) {
     std::string_view t = util::trim(text);
-    const std::string expected =
-        " (expected unix:/path, inet:HOST:PORT or inet:PORT@HOST)";
+    const std::string expected = " (expected unix:/path, inet:HOST:PORT or inet:PORT@HOST)";
     ListenAddress a;
     size_t colon = t.find(':');
     if (colon == std::string_view::npos) return err("bad listen address \"" + util::printable(t) + "\"" + expected);
@@ -253,7 +269,8 @@ Result<TableRef> parseTableRef(std::string_view text, std::string_view allowed) 
     }
     TableRef r{util::toLower(t.substr(0, colon)), std::string(t.substr(colon + 1))};
     bool ok = false;
-    for (auto piece : util::splitExact(allowed, '|')) ok = ok || piece == r.type;
+    for (auto piece : util::splitExact(allowed, '|'))
+        ok = ok || piece == r.type;
     if (!ok) return err("table type \"" + r.type + ":\" is not supported here (use " + types + ")");
     if (r.path.empty()) return err("table \"" + std::string(t) + "\" has no path");
     if (r.type != "redis" && r.path.front() != '/') {
@@ -267,7 +284,8 @@ Result<unsigned> parseFileMode(std::string_view text) {
     if (t.empty() || t.size() > 4) return err("expected an octal file mode such as 0660");
     unsigned mode = 0;
     for (char c : t) {
-        if (c < '0' || c > '7') return err("expected an octal file mode such as 0660, got \"" + util::printable(t) + "\"");
+        if (c < '0' || c > '7')
+            return err("expected an octal file mode such as 0660, got \"" + util::printable(t) + "\"");
         mode = mode * 8 + static_cast<unsigned>(c - '0');
     }
     return mode;

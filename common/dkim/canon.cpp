@@ -4,12 +4,11 @@
 // whether they are trailing.
 #include "dkim/canon.h"
 
-#include "dkim/key.h"
-
 #include <cstring>
 #include <new>
 #include <stdexcept>
 
+#include "dkim/key.h"
 #include "util/strings.h"
 
 namespace rampart::dkim {
@@ -33,8 +32,8 @@ util::Result<Canonicalization> Canonicalization::parse(std::string_view text) {
     std::string_view t = util::trim(text);
     size_t slash = t.find('/');
     if (slash != std::string_view::npos && t.find('/', slash + 1) != std::string_view::npos) {
-        return util::err("expected header/body canonicalization such as relaxed/simple, got \"" +
-                         util::printable(t) + "\"");
+        return util::err("expected header/body canonicalization such as relaxed/simple, got \"" + util::printable(t) +
+                         "\"");
     }
     auto h = word(t.substr(0, slash));
     if (!h) return util::err(h.error());
@@ -234,8 +233,7 @@ Sha256 hashBody(Canon c, std::string_view body) {
 }
 
 std::string base64(const uint8_t* data, size_t len) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     out.reserve((len + 2) / 3 * 4);
     size_t i = 0;
@@ -287,8 +285,7 @@ util::Result<std::string> base64Decode(std::string_view text) {
         } else if (c == '/') {
             v = 63;
         } else {
-            return util::err("base64: invalid character '" + util::printable(std::string(1, c)) +
-                             "'");
+            return util::err("base64: invalid character '" + util::printable(std::string(1, c)) + "'");
         }
         ++symbols;
         acc = (acc << 6) | v;

@@ -39,19 +39,22 @@ using Sha256 = std::array<uint8_t, 32>;
 // Line ends are CRLF; a bare LF also ends a line (the MTA sends it as CRLF on the wire, and
 // verifiers read it that way); a bare CR is an ordinary byte. No allocation per chunk or byte.
 class BodyHasher {
-public:
+  public:
     explicit BodyHasher(Canon c);
     BodyHasher(const BodyHasher&) = delete;
     BodyHasher& operator=(const BodyHasher&) = delete;
     ~BodyHasher();
     void update(std::string_view chunk);
-    Sha256 finish();  // call once; later calls return the same digest
+    Sha256 finish();                                      // call once; later calls return the same digest
     uint64_t canonicalLength() const { return length_; }  // bytes hashed so far
 
-private:
+  private:
     void contentSpan(const char* p, size_t n);  // line content (no line end), canonicalised
     void relaxedSpan(const char* p, size_t n);
-    void lineEnd() { ++pendingCRLFs_; pendingWsp_ = false; }
+    void lineEnd() {
+        ++pendingCRLFs_;
+        pendingWsp_ = false;
+    }
     void flushPendingLines();
     void emit(const char* p, size_t n);  // hashes canonical bytes (through buf_)
     void flushBuffer();

@@ -88,17 +88,15 @@ struct Verdict {
 
 Verdict judge(const std::string& txt, const PrivateKey& key) {
     auto rec = parsePublicKeyRecord(txt);
-    if (!rec)
-        return {KeyCheckStatus::Malformed, "is not a valid DKIM key record (" + rec.error() + ")"};
+    if (!rec) return {KeyCheckStatus::Malformed, "is not a valid DKIM key record (" + rec.error() + ")"};
     if (rec->p.empty()) return {KeyCheckStatus::Revoked, "is revoked (empty p=)"};
     const std::string_view ourType = keyTypeTag(key.algorithm());
     if (rec->keyType != ourType) {
-        return {KeyCheckStatus::WrongType, "has k=" + util::printable(rec->keyType, 40) +
-                                               " but the signing key is " + std::string(ourType)};
+        return {KeyCheckStatus::WrongType,
+                "has k=" + util::printable(rec->keyType, 40) + " but the signing key is " + std::string(ourType)};
     }
     auto der = base64Decode(rec->p);
-    if (!der)
-        return {KeyCheckStatus::Malformed, "has a p= that is not base64 (" + der.error() + ")"};
+    if (!der) return {KeyCheckStatus::Malformed, "has a p= that is not base64 (" + der.error() + ")"};
     auto ours = base64Decode(key.publicKeyBase64());
     if (!ours) return {KeyCheckStatus::Mismatch, "cannot be compared (" + ours.error() + ")"};
 
@@ -106,13 +104,12 @@ Verdict judge(const std::string& txt, const PrivateKey& key) {
         if (der->size() != kEd25519KeySize) {
             EvpPkeyPtr spki = decodeSpki(*der);
             if (spki && EVP_PKEY_get_base_id(spki.get()) == EVP_PKEY_ED25519) {
-                return {
-                    KeyCheckStatus::Malformed,
-                    "has an Ed25519 p= in SubjectPublicKeyInfo form, but RFC 8463 wants the bare "
-                    "32-byte key"};
+                return {KeyCheckStatus::Malformed,
+                        "has an Ed25519 p= in SubjectPublicKeyInfo form, but RFC 8463 wants the bare "
+                        "32-byte key"};
             }
-            return {KeyCheckStatus::Malformed, "has a p= of " + std::to_string(der->size()) +
-                                                   " bytes, not a 32-byte Ed25519 key"};
+            return {KeyCheckStatus::Malformed,
+                    "has a p= of " + std::to_string(der->size()) + " bytes, not a 32-byte Ed25519 key"};
         }
         if (*der != *ours) return {KeyCheckStatus::Mismatch, "holds a different Ed25519 key"};
         return {KeyCheckStatus::Ok, "holds the signing key (k=ed25519)"};
@@ -129,8 +126,7 @@ Verdict judge(const std::string& txt, const PrivateKey& key) {
     EvpPkeyPtr own = decodeSpki(*ours);
     if (!own || EVP_PKEY_eq(own.get(), published.get()) != 1) {
         ERR_clear_error();
-        return {KeyCheckStatus::Mismatch,
-                "holds a different RSA key (" + std::to_string(bits) + " bits)"};
+        return {KeyCheckStatus::Mismatch, "holds a different RSA key (" + std::to_string(bits) + " bits)"};
     }
     return {KeyCheckStatus::Ok, "holds the signing key (k=rsa, " + std::to_string(bits) + " bits)"};
 }
@@ -145,16 +141,14 @@ void judgeAnswer(KeyCheckResult& r, const dns::TxtAnswer& answer, const PrivateK
         case dns::Status::NoData:
             r.status = KeyCheckStatus::Missing;
             r.detail = "no DKIM key is published at " + r.name + " (" +
-                       (answer.status == dns::Status::NxDomain ? "no such name" : "no TXT record") +
-                       ")" + publishHint(key);
+                       (answer.status == dns::Status::NxDomain ? "no such name" : "no TXT record") + ")" +
+                       publishHint(key);
             return;
         case dns::Status::Timeout:
         case dns::Status::Error:
             r.status = KeyCheckStatus::DnsError;
-            r.detail = "the DNS lookup of " + r.name + " failed (" +
-                       dns::statusName(answer.status) +
-                       (answer.error.empty() ? "" : ": " + answer.error) +
-                       "), so the published key is unknown";
+            r.detail = "the DNS lookup of " + r.name + " failed (" + dns::statusName(answer.status) +
+                       (answer.error.empty() ? "" : ": " + answer.error) + "), so the published key is unknown";
             return;
         case dns::Status::Ok:
             break;
@@ -169,17 +163,16 @@ void judgeAnswer(KeyCheckResult& r, const dns::TxtAnswer& answer, const PrivateK
         r.detail = answer.records.size() == 1
                        ? "the TXT record at " + r.name + " is not a DKIM key record (\"" +
                              util::printable(answer.records[0], 80) + "\")" + publishHint(key)
-                       : "none of the " + std::to_string(answer.records.size()) +
-                             " TXT records at " + r.name + " is a DKIM key record" +
-                             publishHint(key);
+                       : "none of the " + std::to_string(answer.records.size()) + " TXT records at " + r.name +
+                             " is a DKIM key record" + publishHint(key);
         return;
     }
 
     std::vector<Verdict> verdicts;
     for (const std::string* rec : dkim)
         verdicts.push_back(judge(*rec, key));
-    const auto ok = std::find_if(verdicts.begin(), verdicts.end(),
-                                 [](const Verdict& v) { return v.status == KeyCheckStatus::Ok; });
+    const auto ok =
+        std::find_if(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.status == KeyCheckStatus::Ok; });
     if (ok != verdicts.end()) {
         r.status = KeyCheckStatus::Ok;
         r.detail = "the record at " + r.name + " " + ok->what;
@@ -195,29 +188,26 @@ void judgeAnswer(KeyCheckResult& r, const dns::TxtAnswer& answer, const PrivateK
         r.detail = "the record at " + r.name + " " + verdicts[0].what + publishHint(key);
         return;
     }
-    const bool same = std::all_of(verdicts.begin(), verdicts.end(),
-                                  [&](const Verdict& v) { return v.status == verdicts[0].status; });
+    const bool same =
+        std::all_of(verdicts.begin(), verdicts.end(), [&](const Verdict& v) { return v.status == verdicts[0].status; });
     const std::string count = std::to_string(verdicts.size());
     if (same && verdicts[0].status != KeyCheckStatus::Mismatch) {
         r.status = verdicts[0].status;
-        r.detail = "all " + count + " DKIM records at " + r.name + " are " +
-                   keyCheckStatusName(r.status) + " (the first " + verdicts[0].what + ")" +
-                   publishHint(key);
+        r.detail = "all " + count + " DKIM records at " + r.name + " are " + keyCheckStatusName(r.status) +
+                   " (the first " + verdicts[0].what + ")" + publishHint(key);
         return;
     }
     r.status = KeyCheckStatus::Mismatch;
     std::vector<std::string> found;
     for (const auto& v : verdicts)
         found.push_back(keyCheckStatusName(v.status));
-    r.detail = count + " different DKIM records are published at " + r.name +
-               " and none is the signing key (" + util::join(found, ", ") +
-               "); publish only one: " + key.dnsRecord();
+    r.detail = count + " different DKIM records are published at " + r.name + " and none is the signing key (" +
+               util::join(found, ", ") + "); publish only one: " + key.dnsRecord();
 }
 
 }  // namespace
 
-std::vector<KeyCheckResult> checkPublishedKeys(const std::vector<KeyCheckInput>& keys,
-                                               dns::Resolver& resolver) {
+std::vector<KeyCheckResult> checkPublishedKeys(const std::vector<KeyCheckInput>& keys, dns::Resolver& resolver) {
     std::vector<KeyCheckResult> results(keys.size());
     std::vector<std::string> names;
     std::vector<size_t> asked;  // index into results of each name

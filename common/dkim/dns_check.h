@@ -13,16 +13,17 @@
 namespace rampart::dkim {
 
 enum class KeyCheckStatus {
-    Ok,          // published, same public key, usable
-    Missing,     // no TXT record at SELECTOR._domainkey.DOMAIN (NXDOMAIN or no TXT)
-    Mismatch,    // a record is published but its public key differs from ours
-    Revoked,     // p= is empty
-    TooShort,    // published RSA key under 1024 bits (receivers ignore it)
-    WrongType,   // k= does not match our key type (e.g. k=rsa for an Ed25519 key)
-    Malformed,   // the TXT record is not a DKIM key record
-    DnsError,    // timeout / SERVFAIL: unknown, never a reason to stop signing
+    Ok,         // published, same public key, usable
+    Missing,    // no TXT record at SELECTOR._domainkey.DOMAIN (NXDOMAIN or no TXT)
+    Mismatch,   // a record is published but its public key differs from ours
+    Revoked,    // p= is empty
+    TooShort,   // published RSA key under 1024 bits (receivers ignore it)
+    WrongType,  // k= does not match our key type (e.g. k=rsa for an Ed25519 key)
+    Malformed,  // the TXT record is not a DKIM key record
+    DnsError,   // timeout / SERVFAIL: unknown, never a reason to stop signing
 };
-const char* keyCheckStatusName(KeyCheckStatus s);  // "ok", "missing", "mismatch", "revoked", "too short", "wrong type", "malformed", "dns error"
+const char* keyCheckStatusName(
+    KeyCheckStatus s);  // "ok", "missing", "mismatch", "revoked", "too short", "wrong type", "malformed", "dns error"
 
 struct KeyCheckInput {
     std::string domain;

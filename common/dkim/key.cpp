@@ -114,31 +114,25 @@ std::string parentDir(const std::string& path) {
 }
 
 // The key file itself, from stat() of the file (symlinks followed).
-util::Result<bool> checkFileStat(const std::string& path, const struct stat& st, uid_t allowedUid,
-                                 gid_t allowedGid) {
+util::Result<bool> checkFileStat(const std::string& path, const struct stat& st, uid_t allowedUid, gid_t allowedGid) {
     if (!S_ISREG(st.st_mode)) return util::err(path + " is not a regular file");
     if (st.st_uid != 0 && st.st_uid != allowedUid) {
-        return util::err(path + " is owned by " + userName(st.st_uid) +
-                         "; it must belong to root or to " + userName(allowedUid) +
-                         "; run: chown " + bareUserName(allowedUid) + " " + path);
+        return util::err(path + " is owned by " + userName(st.st_uid) + "; it must belong to root or to " +
+                         userName(allowedUid) + "; run: chown " + bareUserName(allowedUid) + " " + path);
     }
     mode_t mode = st.st_mode;
     if ((mode & S_IROTH) != 0) {
-        return util::err(path + " is readable by other users (mode " + modeText(mode) +
-                         "); run: chmod 600 " + path);
+        return util::err(path + " is readable by other users (mode " + modeText(mode) + "); run: chmod 600 " + path);
     }
     if ((mode & (S_IWOTH | S_IXOTH)) != 0) {
-        return util::err(path + " is accessible by other users (mode " + modeText(mode) +
-                         "); run: chmod 600 " + path);
+        return util::err(path + " is accessible by other users (mode " + modeText(mode) + "); run: chmod 600 " + path);
     }
     if ((mode & S_IWGRP) != 0) {
-        return util::err(path + " is writable by its group (mode " + modeText(mode) +
-                         "); run: chmod 600 " + path);
+        return util::err(path + " is writable by its group (mode " + modeText(mode) + "); run: chmod 600 " + path);
     }
     if ((mode & (S_IRGRP | S_IXGRP)) != 0 && st.st_gid != allowedGid) {
-        return util::err(path + " is readable by group " + groupName(st.st_gid) + " (mode " +
-                         modeText(mode) + "), which is not rampart's group " +
-                         groupName(allowedGid) + "; run: chmod 600 " + path);
+        return util::err(path + " is readable by group " + groupName(st.st_gid) + " (mode " + modeText(mode) +
+                         "), which is not rampart's group " + groupName(allowedGid) + "; run: chmod 600 " + path);
     }
     return true;
 }
@@ -150,14 +144,12 @@ util::Result<bool> checkDirectory(const std::string& dir, gid_t allowedGid) {
     }
     mode_t mode = st.st_mode;
     if ((mode & S_IWOTH) != 0 && (mode & S_ISVTX) == 0) {
-        return util::err("directory " + dir + " is writable by other users (mode " +
-                         modeText(mode) + "), so anyone can replace the key; run: chmod o-w " +
-                         dir);
+        return util::err("directory " + dir + " is writable by other users (mode " + modeText(mode) +
+                         "), so anyone can replace the key; run: chmod o-w " + dir);
     }
     if ((mode & S_IWGRP) != 0 && st.st_gid != 0 && st.st_gid != allowedGid) {
-        return util::err("directory " + dir + " is writable by group " + groupName(st.st_gid) +
-                         " (mode " + modeText(mode) +
-                         "), so its members can replace the key; run: chmod g-w " + dir);
+        return util::err("directory " + dir + " is writable by group " + groupName(st.st_gid) + " (mode " +
+                         modeText(mode) + "), so its members can replace the key; run: chmod g-w " + dir);
     }
     return true;
 }
@@ -191,8 +183,7 @@ util::Result<std::shared_ptr<const PrivateKey>> fromEvp(EvpPkeyPtr key) {
                              std::to_string(kMaxRsaBits) + ")");
         }
     } else if (id != EVP_PKEY_ED25519) {
-        return util::err("unsupported key type " + keyTypeName(key.get()) +
-                         " (DKIM keys are RSA or Ed25519)");
+        return util::err("unsupported key type " + keyTypeName(key.get()) + " (DKIM keys are RSA or Ed25519)");
     }
     return std::make_shared<const PrivateKey>(std::move(key));
 }
@@ -221,8 +212,8 @@ PrivateKey::PrivateKey(EvpPkeyPtr key) : key_(std::move(key)) {
         algorithm_ = KeyAlgorithm::Ed25519;
         bits_ = 256;
         edTemplate_.reset(EVP_MD_CTX_new());
-        if (edTemplate_ && EVP_DigestSignInit_ex(edTemplate_.get(), nullptr, nullptr, nullptr, nullptr,
-                                                 key_.get(), nullptr) != 1) {
+        if (edTemplate_ &&
+            EVP_DigestSignInit_ex(edTemplate_.get(), nullptr, nullptr, nullptr, nullptr, key_.get(), nullptr) != 1) {
             edTemplate_.reset();
         }
     } else {
@@ -281,9 +272,8 @@ util::Result<std::shared_ptr<const PrivateKey>> PrivateKey::generate(KeyAlgorith
     EvpPkeyPtr key;
     if (a == KeyAlgorithm::Rsa) {
         if (rsaBits < kMinRsaBits || rsaBits > kMaxRsaBits) {
-            return util::err("RSA key size must be between " + std::to_string(kMinRsaBits) +
-                             " and " + std::to_string(kMaxRsaBits) + " bits, not " +
-                             std::to_string(rsaBits));
+            return util::err("RSA key size must be between " + std::to_string(kMinRsaBits) + " and " +
+                             std::to_string(kMaxRsaBits) + " bits, not " + std::to_string(rsaBits));
         }
         key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(rsaBits)));
     } else {
@@ -315,8 +305,7 @@ std::string PrivateKey::dnsRecord() const {
 std::string PrivateKey::pemPrivate() const {
     BioPtr bio(BIO_new(BIO_s_mem()));
     if (!bio) return {};
-    if (PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
-        1) {
+    if (PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
         return {};
     }
     char* data = nullptr;
@@ -347,8 +336,8 @@ util::Result<std::vector<uint8_t>> PrivateKey::signDigest(const uint8_t digest[3
     } else {
         MdCtxPtr ctx(EVP_MD_CTX_new());
         bool ready = ctx && edTemplate_ && EVP_MD_CTX_copy_ex(ctx.get(), edTemplate_.get()) == 1;
-        if (!ready && (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr,
-                                                     key_.get(), nullptr) != 1)) {
+        if (!ready &&
+            (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key_.get(), nullptr) != 1)) {
             return util::err("Ed25519 signing failed: " + opensslError());
         }
         if (EVP_DigestSign(ctx.get(), nullptr, &len, digest, 32) != 1) {
@@ -373,8 +362,7 @@ util::Result<bool> checkKeyFileSafety(const std::string& path, uid_t allowedUid,
     return checkDirectories(path, allowedGid);
 }
 
-util::Result<std::shared_ptr<const PrivateKey>> loadKeyFile(const std::string& path,
-                                                            const KeyFileOptions& opts) {
+util::Result<std::shared_ptr<const PrivateKey>> loadKeyFile(const std::string& path, const KeyFileOptions& opts) {
     // Open first and check what was opened, so the file checked is the file read.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) return util::err(path + ": cannot open: " + std::strerror(errno));
@@ -393,8 +381,7 @@ util::Result<std::shared_ptr<const PrivateKey>> loadKeyFile(const std::string& p
         return util::err(path + " is not a regular file");
     }
     if (static_cast<uint64_t>(st.st_size) > kMaxKeyFileSize) {
-        return util::err(path + ": too large for a key file (" + std::to_string(st.st_size) +
-                         " bytes)");
+        return util::err(path + ": too large for a key file (" + std::to_string(st.st_size) + " bytes)");
     }
     std::string text;
     char buf[8192];
@@ -431,8 +418,7 @@ util::Result<PublicKeyRecord> parsePublicKeyRecord(std::string_view txt) {
         }
         size_t eq = s.find('=');
         if (eq == std::string_view::npos) {
-            return util::err("malformed tag \"" + util::printable(s, 40) +
-                             "\" (expected name=value)");
+            return util::err("malformed tag \"" + util::printable(s, 40) + "\" (expected name=value)");
         }
         std::string name(util::trim(s.substr(0, eq)));
         std::string_view value = util::trim(s.substr(eq + 1));
@@ -451,8 +437,7 @@ util::Result<PublicKeyRecord> parsePublicKeyRecord(std::string_view txt) {
         if (name == "v") {
             if (index != 0) return util::err("v= must be the first tag");
             if (value != "DKIM1") {
-                return util::err("unsupported version v=" + util::printable(value, 40) +
-                                 " (expected DKIM1)");
+                return util::err("unsupported version v=" + util::printable(value, 40) + " (expected DKIM1)");
             }
             rec.version = std::string(value);
         } else if (name == "k") {

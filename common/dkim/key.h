@@ -30,7 +30,7 @@ using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 const EVP_MD* sha256();
 
 class PrivateKey {
-public:
+  public:
     // PEM (PKCS#1 "RSA PRIVATE KEY", PKCS#8 "PRIVATE KEY") or base64 DER. RSA keys under 1024
     // bits are refused; other key types (EC, DSA...) are refused with their name.
     static util::Result<std::shared_ptr<const PrivateKey>> fromPem(std::string_view text);
@@ -50,7 +50,7 @@ public:
 
     explicit PrivateKey(EvpPkeyPtr key);
 
-private:
+  private:
     struct PkeyCtxFree {
         void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
     };

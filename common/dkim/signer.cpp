@@ -21,7 +21,7 @@ struct MdCtxFree {
 // Lays out "tag=value;" items on lines of at most kMaxLine characters (when an item fits at all),
 // folding with CRLF TAB. The column counts the "DKIM-Signature:" name on the first line.
 class Folder {
-public:
+  public:
     explicit Folder(size_t startColumn) : col_(startColumn) {}
 
     // Appends `piece` after a space, or on a new line if it does not fit.
@@ -50,7 +50,7 @@ public:
     }
     const std::string& str() const { return out_; }
 
-private:
+  private:
     std::string out_;
     size_t col_;
 };
@@ -73,8 +73,7 @@ bool validHeaderName(std::string_view s) {
 
 }  // namespace
 
-std::vector<std::string> selectHeaders(const mail::HeaderFields& headers,
-                                       const SignatureSpec& spec) {
+std::vector<std::string> selectHeaders(const mail::HeaderFields& headers, const SignatureSpec& spec) {
     // Distinct names in configured order (signed first, then oversigned-only), From first if
     // the configuration forgot it; each listed once per instance, oversigned names once more.
     std::vector<std::string> names;
@@ -113,8 +112,7 @@ std::vector<std::string> selectHeaders(const mail::HeaderFields& headers,
 }
 
 util::Result<std::string> signMessage(const mail::HeaderFields& headers, const Sha256& bodyHash,
-                                      const SignatureSpec& spec,
-                                      std::chrono::system_clock::time_point now) {
+                                      const SignatureSpec& spec, std::chrono::system_clock::time_point now) {
     if (!spec.key) return util::err("no signing key");
     if (!validTagText(spec.domain)) {
         return util::err("invalid signing domain \"" + util::printable(spec.domain) + "\"");
@@ -131,8 +129,7 @@ util::Result<std::string> signMessage(const mail::HeaderFields& headers, const S
     }
     const std::vector<std::string> h = selectHeaders(headers, spec);
 
-    const int64_t t =
-        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    const int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
     Folder f(std::string_view("DKIM-Signature:").size());
     f.item("v=1;");
     f.item("a=" + std::string(algorithmTag(spec.key->algorithm())) + ";");
@@ -202,9 +199,8 @@ util::Result<std::string> signMessage(const mail::HeaderFields& headers, const S
     // The signature, folded: as much as fits after "b=", then full continuation lines.
     std::string value = unsignedValue;
     const size_t lastBreak = value.rfind('\n');
-    const size_t col = lastBreak == std::string::npos
-                           ? value.size() + std::string_view("DKIM-Signature:").size()
-                           : value.size() - lastBreak - 1;
+    const size_t col = lastBreak == std::string::npos ? value.size() + std::string_view("DKIM-Signature:").size()
+                                                      : value.size() - lastBreak - 1;
     size_t pos = 0;
     size_t room = col < kMaxLine ? kMaxLine - col : 0;
     while (pos < b.size()) {

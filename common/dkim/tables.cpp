@@ -43,8 +43,8 @@ void forEachLine(std::string_view text, Fn fn) {
 bool validSelector(std::string_view s) {
     if (s.empty() || s.front() == '.' || s.back() == '.') return false;
     for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                  c == '.';
         if (!ok) return false;
     }
     return s.find("..") == std::string_view::npos;
@@ -56,21 +56,18 @@ std::string quoted(std::string_view s) {
 
 }  // namespace
 
-KeyTable KeyTable::parse(std::string_view text, const std::string& fileName,
-                         config::Diagnostics& diags) {
+KeyTable KeyTable::parse(std::string_view text, const std::string& fileName, config::Diagnostics& diags) {
     KeyTable t;
     forEachLine(text, [&](int lineNo, std::string_view name, std::string_view value) {
         const config::SourceLocation where{fileName, lineNo};
         if (value.empty()) {
-            diags.error(where,
-                        "expected KEYNAME DOMAIN:SELECTOR:KEYPATH, got only " + quoted(name));
+            diags.error(where, "expected KEYNAME DOMAIN:SELECTOR:KEYPATH, got only " + quoted(name));
             return;
         }
         size_t c1 = value.find(':');
         size_t c2 = c1 == std::string_view::npos ? c1 : value.find(':', c1 + 1);
         if (c2 == std::string_view::npos) {
-            diags.error(where, "key " + quoted(name) + ": expected DOMAIN:SELECTOR:KEYPATH, got " +
-                                   quoted(value));
+            diags.error(where, "key " + quoted(name) + ": expected DOMAIN:SELECTOR:KEYPATH, got " + quoted(value));
             return;
         }
         std::string_view domain = value.substr(0, c1);
@@ -109,8 +106,7 @@ KeyTable KeyTable::parse(std::string_view text, const std::string& fileName,
         auto [it, inserted] = t.byName_.emplace(e.name, t.entries_.size());
         if (!inserted) {
             diags.warning(where, "duplicate key name " + quoted(name) + " (first defined at " +
-                                     t.entries_[it->second].where.str() +
-                                     "); this line is ignored");
+                                     t.entries_[it->second].where.str() + "); this line is ignored");
             return;
         }
         t.entries_.push_back(std::move(e));
@@ -121,8 +117,8 @@ KeyTable KeyTable::parse(std::string_view text, const std::string& fileName,
 KeyTable KeyTable::load(const config::TableRef& ref, config::Diagnostics& diags) {
     if (ref.empty()) return {};
     if (ref.type != "file") {
-        diags.error({ref.path, 0}, "unsupported table type \"" + ref.type +
-                                       "\" for a KeyTable (use file:" + ref.path + ")");
+        diags.error({ref.path, 0},
+                    "unsupported table type \"" + ref.type + "\" for a KeyTable (use file:" + ref.path + ")");
         return {};
     }
     auto text = readTable(ref.path, "key table", diags);
@@ -135,8 +131,8 @@ const KeyTableEntry* KeyTable::find(std::string_view name) const {
     return it == byName_.end() ? nullptr : &entries_[it->second];
 }
 
-SigningTable SigningTable::parse(std::string_view text, const std::string& fileName,
-                                 bool regexStyle, config::Diagnostics& diags) {
+SigningTable SigningTable::parse(std::string_view text, const std::string& fileName, bool regexStyle,
+                                 config::Diagnostics& diags) {
     SigningTable t;
     t.refile_ = regexStyle;
     const char* expected = regexStyle ? "PATTERN KEYNAME" : "KEY KEYNAME";
@@ -160,8 +156,7 @@ SigningTable SigningTable::parse(std::string_view text, const std::string& fileN
         e.where = where;
         if (!regexStyle) {
             size_t star = e.key.find('*');
-            bool wildcardForm =
-                e.key == "*" || (star + 1 == e.key.size() && star > 0 && e.key[star - 1] == '@');
+            bool wildcardForm = e.key == "*" || (star + 1 == e.key.size() && star > 0 && e.key[star - 1] == '@');
             if (star != std::string::npos && !wildcardForm) {
                 diags.warning(where, "'*' in " + quoted(key) +
                                          " is not a wildcard in a file: signing table (only * "
@@ -177,8 +172,8 @@ SigningTable SigningTable::parse(std::string_view text, const std::string& fileN
 SigningTable SigningTable::load(const config::TableRef& ref, config::Diagnostics& diags) {
     if (ref.empty()) return {};
     if (ref.type != "file" && ref.type != "refile") {
-        diags.error({ref.path, 0}, "unsupported table type \"" + ref.type +
-                                       "\" for a SigningTable (use file: or refile:)");
+        diags.error({ref.path, 0},
+                    "unsupported table type \"" + ref.type + "\" for a SigningTable (use file: or refile:)");
         return {};
     }
     auto text = readTable(ref.path, "signing table", diags);
@@ -240,8 +235,7 @@ bool wildcardMatch(std::string_view pattern, std::string_view text) {
         if (p < pattern.size() && pattern[p] == '*') {
             starP = p++;
             starT = t;
-        } else if (p < pattern.size() &&
-                   util::toLowerAscii(pattern[p]) == util::toLowerAscii(text[t])) {
+        } else if (p < pattern.size() && util::toLowerAscii(pattern[p]) == util::toLowerAscii(text[t])) {
             ++p;
             ++t;
         } else if (starP != std::string_view::npos) {

@@ -26,35 +26,35 @@ namespace rampart::dkim {
 
 struct KeyTableEntry {
     std::string name;
-    std::string domain;    // may be "%"
+    std::string domain;  // may be "%"
     std::string selector;
-    std::string keyPath;   // may contain "%"
+    std::string keyPath;  // may contain "%"
     config::SourceLocation where;
     bool domainIsTemplate() const { return domain == "%"; }
     bool pathIsTemplate() const { return keyPath.find('%') != std::string::npos; }
 };
 
 class KeyTable {
-public:
+  public:
     // Reports every malformed line in `diags` (file:line) and skips it.
     static KeyTable load(const config::TableRef& ref, config::Diagnostics& diags);
     static KeyTable parse(std::string_view text, const std::string& fileName, config::Diagnostics& diags);
     const KeyTableEntry* find(std::string_view name) const;  // case-sensitive, as OpenDKIM
     const std::vector<KeyTableEntry>& entries() const { return entries_; }
 
-private:
+  private:
     std::vector<KeyTableEntry> entries_;
     std::unordered_map<std::string, size_t> byName_;  // name -> index in entries_
 };
 
 struct SigningTableEntry {
-    std::string key;      // pattern or lookup key, lower-cased
+    std::string key;  // pattern or lookup key, lower-cased
     std::string keyName;
     config::SourceLocation where;
 };
 
 class SigningTable {
-public:
+  public:
     static SigningTable load(const config::TableRef& ref, config::Diagnostics& diags);
     static SigningTable parse(std::string_view text, const std::string& fileName, bool regexStyle,
                               config::Diagnostics& diags);
@@ -64,7 +64,7 @@ public:
     const std::vector<SigningTableEntry>& entries() const { return entries_; }
     bool regexStyle() const { return refile_; }
 
-private:
+  private:
     std::vector<SigningTableEntry> entries_;
     bool refile_ = false;
     std::unordered_map<std::string, std::vector<size_t>> byKey_;  // file: key -> entries, in order

@@ -124,12 +124,11 @@ struct AsyncResolver::Impl {
     std::string describe(int status) const {
         switch (status) {
             case ARES_ETIMEOUT:
-                return "no answer from " + servers + " within " + std::to_string(timeout.count()) +
-                       " ms";
+                return "no answer from " + servers + " within " + std::to_string(timeout.count()) + " ms";
             case ARES_ECONNREFUSED:
-                return serverCount == 1 ? "connection refused by " + servers
-                                        : "no usable answer from " + servers +
-                                              " (connections refused or SERVFAIL/REFUSED answers)";
+                return serverCount == 1
+                           ? "connection refused by " + servers
+                           : "no usable answer from " + servers + " (connections refused or SERVFAIL/REFUSED answers)";
             case ARES_ESERVFAIL:
                 return "server failure (SERVFAIL) from " + servers;
             case ARES_EREFUSED:
@@ -233,8 +232,7 @@ TxtAnswer buildTxt(const Impl& impl, int status, const unsigned char* abuf, int 
     }
     auto ttl = answerTtl(abuf, alen);
     if (!ttl) {
-        applyFailure(
-            a, {Status::Error, "malformed answer from " + impl.servers + ": " + ttl.error(), 0});
+        applyFailure(a, {Status::Error, "malformed answer from " + impl.servers + ": " + ttl.error(), 0});
         return a;
     }
     a.status = a.records.empty() ? Status::NoData : Status::Ok;
@@ -268,8 +266,7 @@ MxAnswer buildMx(const Impl& impl, int status, const unsigned char* abuf, int al
     });
     auto ttl = answerTtl(abuf, alen);
     if (!ttl) {
-        applyFailure(
-            a, {Status::Error, "malformed answer from " + impl.servers + ": " + ttl.error(), 0});
+        applyFailure(a, {Status::Error, "malformed answer from " + impl.servers + ": " + ttl.error(), 0});
         return a;
     }
     a.status = a.records.empty() ? Status::NoData : Status::Ok;

@@ -58,8 +58,8 @@ util::Result<ServerAddress> parseServerAddress(std::string_view text) {
             if (port.empty()) return bad(" (empty port)");
         }
         bracketed = true;
-    } else if (const size_t colon = t.find(':'); colon != std::string_view::npos &&
-                                                 t.find(':', colon + 1) == std::string_view::npos) {
+    } else if (const size_t colon = t.find(':');
+               colon != std::string_view::npos && t.find(':', colon + 1) == std::string_view::npos) {
         host = t.substr(0, colon);
         port = t.substr(colon + 1);
         if (port.empty()) return bad(" (empty port)");
@@ -117,8 +117,7 @@ std::vector<Answer> runBatch(AsyncResolver* resolver, const std::string& initErr
         if (const auto t = ar.nextTimeout()) wait = std::min(wait, *t);
         fds.clear();
         for (const auto& s : ar.sockets()) {
-            const short events =
-                static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0));
+            const short events = static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0));
             fds.push_back(pollfd{s.fd, events, 0});
         }
         const int waitMs = static_cast<int>(std::min<long long>(wait.count(), INT_MAX));
@@ -137,8 +136,7 @@ std::vector<Answer> runBatch(AsyncResolver* resolver, const std::string& initErr
             // Errors and hang-ups are reported through the read (or write) c-ares then attempts.
             const bool readable = (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
             const bool writable =
-                (p.revents & POLLOUT) != 0 ||
-                ((p.revents & (POLLERR | POLLHUP)) != 0 && (p.events & POLLOUT) != 0);
+                (p.revents & POLLOUT) != 0 || ((p.revents & (POLLERR | POLLHUP)) != 0 && (p.events & POLLOUT) != 0);
             ar.process(readable ? p.fd : -1, writable ? p.fd : -1);
         }
     }
@@ -168,17 +166,15 @@ Resolver::~Resolver() {
 }
 
 std::vector<TxtAnswer> Resolver::lookupTxt(const std::vector<std::string>& names) {
-    return runBatch<TxtAnswer>(impl_->async.get(), impl_->initError, names,
-                               [](AsyncResolver& ar, const std::string& name, auto done) {
-                                   ar.lookupTxt(name, std::move(done));
-                               });
+    return runBatch<TxtAnswer>(
+        impl_->async.get(), impl_->initError, names,
+        [](AsyncResolver& ar, const std::string& name, auto done) { ar.lookupTxt(name, std::move(done)); });
 }
 
 std::vector<MxAnswer> Resolver::lookupMx(const std::vector<std::string>& names) {
-    return runBatch<MxAnswer>(impl_->async.get(), impl_->initError, names,
-                              [](AsyncResolver& ar, const std::string& name, auto done) {
-                                  ar.lookupMx(name, std::move(done));
-                              });
+    return runBatch<MxAnswer>(
+        impl_->async.get(), impl_->initError, names,
+        [](AsyncResolver& ar, const std::string& name, auto done) { ar.lookupMx(name, std::move(done)); });
 }
 
 }  // namespace rampart::dns

@@ -21,7 +21,7 @@ enum class Status {
     NoData,    // the name exists, no record of this type
     NxDomain,  // the name does not exist
     Timeout,
-    Error,     // SERVFAIL, REFUSED, network error, malformed answer...
+    Error,  // SERVFAIL, REFUSED, network error, malformed answer...
 };
 const char* statusName(Status s);  // "ok", "no data", "nxdomain", "timeout", "error"
 
@@ -45,7 +45,7 @@ struct MxAnswer {
 };
 
 struct ResolverOptions {
-    std::vector<std::string> servers;  // "IP" or "IP:PORT" ("[v6]:PORT"); empty = /etc/resolv.conf
+    std::vector<std::string> servers;         // "IP" or "IP:PORT" ("[v6]:PORT"); empty = /etc/resolv.conf
     std::chrono::milliseconds timeout{5000};  // total per lookup, retries included
 };
 
@@ -63,7 +63,7 @@ util::Result<ServerAddress> parseServerAddress(std::string_view text);
 // Invalid `servers` or a failing c-ares initialisation do not throw: every lookup then answers
 // Status::Error with the reason.
 class Resolver {
-public:
+  public:
     explicit Resolver(ResolverOptions options);
     ~Resolver();
     Resolver(const Resolver&) = delete;
@@ -74,7 +74,7 @@ public:
     std::vector<TxtAnswer> lookupTxt(const std::vector<std::string>& names);
     std::vector<MxAnswer> lookupMx(const std::vector<std::string>& names);
 
-private:
+  private:
     struct Impl;
     Impl* impl_;
 };

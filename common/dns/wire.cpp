@@ -23,10 +23,8 @@ class Reader {
     }
     bool u32(uint32_t& out) {
         if (pos_ > length_ || length_ - pos_ < 4) return false;
-        out = (static_cast<uint32_t>(data_[pos_]) << 24) |
-              (static_cast<uint32_t>(data_[pos_ + 1]) << 16) |
-              (static_cast<uint32_t>(data_[pos_ + 2]) << 8) |
-              static_cast<uint32_t>(data_[pos_ + 3]);
+        out = (static_cast<uint32_t>(data_[pos_]) << 24) | (static_cast<uint32_t>(data_[pos_ + 1]) << 16) |
+              (static_cast<uint32_t>(data_[pos_ + 2]) << 8) | static_cast<uint32_t>(data_[pos_ + 3]);
         pos_ += 4;
         return true;
     }
@@ -64,12 +62,10 @@ uint32_t clampTtl(uint32_t ttl) {
 }  // namespace
 
 util::Result<TtlInfo> scanTtls(const unsigned char* message, size_t length) {
-    if (message == nullptr || length < kHeaderSize)
-        return util::err("DNS message shorter than its header");
+    if (message == nullptr || length < kHeaderSize) return util::err("DNS message shorter than its header");
     Reader r(message, length);
     uint16_t id = 0, flags = 0, qdCount = 0, anCount = 0, nsCount = 0, arCount = 0;
-    if (!r.u16(id) || !r.u16(flags) || !r.u16(qdCount) || !r.u16(anCount) || !r.u16(nsCount) ||
-        !r.u16(arCount)) {
+    if (!r.u16(id) || !r.u16(flags) || !r.u16(qdCount) || !r.u16(anCount) || !r.u16(nsCount) || !r.u16(arCount)) {
         return util::err("DNS message shorter than its header");
     }
     for (uint16_t i = 0; i < qdCount; ++i) {
@@ -79,8 +75,7 @@ util::Result<TtlInfo> scanTtls(const unsigned char* message, size_t length) {
     for (uint16_t i = 0; i < anCount; ++i) {
         uint16_t type = 0, klass = 0, rdLength = 0;
         uint32_t ttl = 0;
-        if (!r.skipName() || !r.u16(type) || !r.u16(klass) || !r.u32(ttl) || !r.u16(rdLength) ||
-            !r.skip(rdLength)) {
+        if (!r.skipName() || !r.u16(type) || !r.u16(klass) || !r.u32(ttl) || !r.u16(rdLength) || !r.skip(rdLength)) {
             return util::err("truncated answer section");
         }
         ttl = clampTtl(ttl);
@@ -97,8 +92,8 @@ util::Result<TtlInfo> scanTtls(const unsigned char* message, size_t length) {
             // MNAME, RNAME, then SERIAL REFRESH RETRY EXPIRE MINIMUM, all inside RDLENGTH.
             Reader rd(message + rdStart, std::min<size_t>(rdLength, length - rdStart));
             uint32_t serial = 0, refresh = 0, retry = 0, expire = 0, minimum = 0;
-            if (!rd.skipName() || !rd.skipName() || !rd.u32(serial) || !rd.u32(refresh) ||
-                !rd.u32(retry) || !rd.u32(expire) || !rd.u32(minimum)) {
+            if (!rd.skipName() || !rd.skipName() || !rd.u32(serial) || !rd.u32(refresh) || !rd.u32(retry) ||
+                !rd.u32(expire) || !rd.u32(minimum)) {
                 return util::err("malformed SOA record in the authority section");
             }
             info.negative = std::min(clampTtl(ttl), clampTtl(minimum));

@@ -104,8 +104,7 @@ mail::HeaderFields parseFields(std::string_view s, size_t* bodyStart, bool lenie
             break;
         }
         size_t colon = text.find(':');
-        std::string_view name =
-            colon == npos ? std::string_view{} : trimRight(text.substr(0, colon));
+        std::string_view name = colon == npos ? std::string_view{} : trimRight(text.substr(0, colon));
         if (colon == npos || !validFieldName(name)) {
             if (lenient) {
                 pos = l.next;
@@ -164,8 +163,7 @@ ContentType parseContentType(std::string_view v) {
     size_t cut = t.find_first_of(" \t(");
     if (cut != npos) t.resize(cut);
     size_t slash = t.find('/');
-    if (slash != npos && slash > 0 && slash + 1 < t.size() && t.find('/', slash + 1) == npos)
-        ct.type = t;
+    if (slash != npos && slash > 0 && slash + 1 < t.size() && t.find('/', slash + 1) == npos) ct.type = t;
     size_t pos = semi == npos ? v.size() : semi + 1;
     while (pos < v.size()) {
         while (pos < v.size() && (util::isSpace(v[pos]) || v[pos] == ';'))
@@ -318,8 +316,7 @@ std::string decodeEncodedWords(std::string_view s) {
                     out.push_back(' ');
                 } else if (text[k] == '=' && k + 2 < text.size() && hexValue(text[k + 1]) >= 0 &&
                            hexValue(text[k + 2]) >= 0) {
-                    out.push_back(
-                        static_cast<char>(hexValue(text[k + 1]) * 16 + hexValue(text[k + 2])));
+                    out.push_back(static_cast<char>(hexValue(text[k + 1]) * 16 + hexValue(text[k + 2])));
                     k += 2;
                 } else {
                     out.push_back(text[k]);
@@ -345,12 +342,10 @@ bool isEnclosedMessage(std::string_view type) {
 }
 
 bool isHeaderBlock(std::string_view type) {
-    return type == "text/rfc822-headers" || type == "message/global-headers" ||
-           type == "message/rfc822-headers";
+    return type == "text/rfc822-headers" || type == "message/global-headers" || type == "message/rfc822-headers";
 }
 
-std::string typeOf(const mail::HeaderFields& headers, std::string_view defaultType,
-                   ContentType* ctOut) {
+std::string typeOf(const mail::HeaderFields& headers, std::string_view defaultType, ContentType* ctOut) {
     ContentType ct;
     size_t i = mail::findHeader(headers, "Content-Type");
     if (i != npos) ct = parseContentType(mail::unfold(headers[i].value));
@@ -361,8 +356,7 @@ std::string typeOf(const mail::HeaderFields& headers, std::string_view defaultTy
 
 // The parts between "--boundary" delimiter lines; the line end before a delimiter belongs to it.
 // Without the closing "--boundary--" the last part runs to the end. *found: any delimiter seen.
-std::vector<std::string_view> splitMultipart(std::string_view body, std::string_view boundary,
-                                             bool* found) {
+std::vector<std::string_view> splitMultipart(std::string_view body, std::string_view boundary, bool* found) {
     std::vector<std::string_view> parts;
     *found = false;
     bool inPart = false;
@@ -395,8 +389,7 @@ std::vector<std::string_view> splitMultipart(std::string_view body, std::string_
     return parts;
 }
 
-bool parsePart(std::string_view raw, int depth, std::string_view defaultType, MimeContext& ctx,
-               MimePart& out) {
+bool parsePart(std::string_view raw, int depth, std::string_view defaultType, MimeContext& ctx, MimePart& out) {
     if (depth > ctx.maxDepth) {
         ctx.error = "MIME nesting deeper than " + std::to_string(ctx.maxDepth) + " levels";
         return false;
@@ -430,8 +423,7 @@ bool parsePart(std::string_view raw, int depth, std::string_view defaultType, Mi
             out.body = std::string(content);
             return true;
         }
-        std::string_view childDefault =
-            out.contentType == "multipart/digest" ? "message/rfc822" : "text/plain";
+        std::string_view childDefault = out.contentType == "multipart/digest" ? "message/rfc822" : "text/plain";
         out.children.reserve(parts.size());
         for (std::string_view p : parts) {
             MimePart child;
@@ -532,13 +524,11 @@ std::optional<Code> findEnhancedCode(std::string_view s) {
 size_t findReplyCodePos(std::string_view s) {
     for (size_t i = 0; i + 3 <= s.size(); ++i) {
         if (s[i] != '4' && s[i] != '5') continue;
-        if (i > 0 && (isAlnum(s[i - 1]) || s[i - 1] == '.' || s[i - 1] == '-' || s[i - 1] == '_' ||
-                      s[i - 1] == '/')) {
+        if (i > 0 && (isAlnum(s[i - 1]) || s[i - 1] == '.' || s[i - 1] == '-' || s[i - 1] == '_' || s[i - 1] == '/')) {
             continue;
         }
         if (!(s[i + 1] >= '0' && s[i + 1] <= '5') || !isDigit(s[i + 2])) continue;
-        if (i + 3 < s.size() && s[i + 3] != ' ' && s[i + 3] != '-' && s[i + 3] != ':' &&
-            s[i + 3] != '\t') {
+        if (i + 3 < s.size() && s[i + 3] != ' ' && s[i + 3] != '-' && s[i + 3] != ':' && s[i + 3] != '\t') {
             continue;
         }
         return i;
@@ -642,8 +632,7 @@ std::string cleanAddress(std::string_view v) {
         size_t start = v.find_last_of(" \t,;(\"", at);
         start = start == npos ? 0 : start + 1;
         size_t end = v.find_first_of(" \t,;)\"", at);
-        return std::string(
-            v.substr(start, std::min(end == npos ? v.size() : end, start + kMaxAddress) - start));
+        return std::string(v.substr(start, std::min(end == npos ? v.size() : end, start + kMaxAddress) - start));
     }
     return std::string(v.substr(0, kMaxAddress));
 }
@@ -768,8 +757,7 @@ bool isDsnType(std::string_view t) {
 
 // Depth-first through the message and its multipart parts, never into enclosed messages (a
 // returned message may itself be a bounce).
-void findPart(const MimePart& p, const MimePart* parent, size_t index,
-              bool (*pred)(const MimePart&), Located* out) {
+void findPart(const MimePart& p, const MimePart* parent, size_t index, bool (*pred)(const MimePart&), Located* out) {
     if (out->part) return;
     if (pred(p)) {
         *out = {&p, parent, index};
@@ -783,12 +771,10 @@ void findPart(const MimePart& p, const MimePart* parent, size_t index,
 // A report whose part lost its proper type (text/plain instead of message/...): the fields say
 // what it is.
 bool leafHasField(const MimePart& p, std::string_view a, std::string_view b) {
-    if (!p.children.empty() || p.contentType.rfind("multipart/", 0) == 0 || p.body.size() > 1000000)
-        return false;
+    if (!p.children.empty() || p.contentType.rfind("multipart/", 0) == 0 || p.body.size() > 1000000) return false;
     size_t ignored = 0;
     auto fields = parseFields(p.body, &ignored, true);
-    return mail::findHeader(fields, a) != npos &&
-           (b.empty() || mail::findHeader(fields, b) != npos);
+    return mail::findHeader(fields, a) != npos && (b.empty() || mail::findHeader(fields, b) != npos);
 }
 
 std::string reportType(const MimePart* multipart) {
@@ -805,8 +791,8 @@ void fillOriginalHeaders(const Located& at, Report& r) {
     if (!at.parent) return;
     const auto& parts = at.parent->children;
     for (const auto& p : parts) {
-        if ((isEnclosedMessage(p.contentType) || isHeaderBlock(p.contentType)) &&
-            !p.children.empty() && !p.children[0].headers.empty()) {
+        if ((isEnclosedMessage(p.contentType) || isHeaderBlock(p.contentType)) && !p.children.empty() &&
+            !p.children[0].headers.empty()) {
             r.originalHeaders = p.children[0].headers;
             return;
         }
@@ -881,8 +867,7 @@ bool readDsn(const Located& at, Report& r) {
         std::string origRcpt = cleanAddress(stripType(headerValue(f, "Original-Recipient")));
         if (finalRcpt.empty() && origRcpt.empty()) {
             if (r.reportingMta.empty()) r.reportingMta = stripType(headerValue(f, "Reporting-MTA"));
-            if (r.originalEnvelopeId.empty())
-                r.originalEnvelopeId = headerValue(f, "Original-Envelope-Id");
+            if (r.originalEnvelopeId.empty()) r.originalEnvelopeId = headerValue(f, "Original-Envelope-Id");
             continue;
         }
         if (r.recipients.size() >= kMaxRecipients) break;
@@ -933,8 +918,8 @@ void readArf(const Located& at, Report& r) {
 
 bool daemonAddress(std::string_view address) {
     std::string local = toLower(localPartOf(address));
-    for (std::string_view d : {"mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon",
-                               "maildaemon", "postmaster", "mail.daemon"}) {
+    for (std::string_view d :
+         {"mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon", "maildaemon", "postmaster", "mail.daemon"}) {
         if (local == d) return true;
     }
     return false;
@@ -949,10 +934,9 @@ bool daemonSender(std::string_view from) {
 bool bounceSubject(std::string_view subject) {
     std::string s = toLower(subject);
     for (std::string_view w :
-         {"undeliver", "delivery status notification", "delivery failure", "delivery failed",
-          "failure notice", "returned mail", "mail delivery failed", "delivery has failed",
-          "could not be delivered", "not delivered", "delivery problem", "unzustellbar",
-          "non remis", "non distribuable"}) {
+         {"undeliver", "delivery status notification", "delivery failure", "delivery failed", "failure notice",
+          "returned mail", "mail delivery failed", "delivery has failed", "could not be delivered", "not delivered",
+          "delivery problem", "unzustellbar", "non remis", "non distribuable"}) {
         if (s.find(w) != npos) return true;
     }
     return false;
@@ -966,8 +950,8 @@ bool autoReply(const MimePart& root, std::string_view subject) {
         return true;
     }
     std::string s = toLower(subject);
-    for (std::string_view w : {"out of office", "automatic reply", "auto reply", "autoreply",
-                               "auto-reply", "abwesenheit", "absence"}) {
+    for (std::string_view w :
+         {"out of office", "automatic reply", "auto reply", "autoreply", "auto-reply", "abwesenheit", "absence"}) {
         if (s.find(w) != npos) return true;
     }
     return false;
@@ -993,8 +977,7 @@ std::string stripHtml(std::string_view html) {
         }
         if (c == '&') {
             static constexpr std::pair<std::string_view, char> kEntities[] = {
-                {"&lt;", '<'},   {"&gt;", '>'},   {"&amp;", '&'},
-                {"&quot;", '"'}, {"&#39;", '\''}, {"&nbsp;", ' '}};
+                {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&#39;", '\''}, {"&nbsp;", ' '}};
             bool done = false;
             for (const auto& [name, ch] : kEntities) {
                 if (html.substr(i, name.size()) == name) {
@@ -1100,8 +1083,7 @@ bool readPlainBounce(const MimePart& root, Report& r) {
     findPart(
         root, nullptr, 0,
         [](const MimePart& p) {
-            return (isEnclosedMessage(p.contentType) || isHeaderBlock(p.contentType)) &&
-                   !p.children.empty();
+            return (isEnclosedMessage(p.contentType) || isHeaderBlock(p.contentType)) && !p.children.empty();
         },
         &enclosed);
     if (enclosed.part) r.originalHeaders = enclosed.part->children[0].headers;
@@ -1211,14 +1193,12 @@ void parseReportInto(std::string_view message, std::string_view envelopeRecipien
         root, nullptr, 0, [](const MimePart& p) { return isDsnType(p.contentType); }, &dsn);
     Located arf;
     findPart(
-        root, nullptr, 0,
-        [](const MimePart& p) { return p.contentType == "message/feedback-report"; }, &arf);
+        root, nullptr, 0, [](const MimePart& p) { return p.contentType == "message/feedback-report"; }, &arf);
     if (!dsn.part && !arf.part) {
         // A multipart/report whose report part is mislabelled (text/plain): known by its fields.
         Located report;
         findPart(
-            root, nullptr, 0, [](const MimePart& p) { return p.contentType == "multipart/report"; },
-            &report);
+            root, nullptr, 0, [](const MimePart& p) { return p.contentType == "multipart/report"; }, &report);
         if (report.part) {
             std::string type = reportType(report.part);
             for (size_t i = 0; i < report.part->children.size(); ++i) {
@@ -1249,8 +1229,7 @@ void parseReportInto(std::string_view message, std::string_view envelopeRecipien
         r.unsubscribeToken = tokenFromAddress(envelopeRecipient);
     } else {
         for (std::string_view name : {"Delivered-To", "X-Original-To", "To"}) {
-            for (size_t i = mail::findHeader(root.headers, name);
-                 i != npos && r.unsubscribeToken.empty();
+            for (size_t i = mail::findHeader(root.headers, name); i != npos && r.unsubscribeToken.empty();
                  i = mail::findHeader(root.headers, name, i + 1)) {
                 r.unsubscribeToken = tokenFromAddress(mail::unfold(root.headers[i].value));
             }
@@ -1289,8 +1268,7 @@ void parseReportInto(std::string_view message, std::string_view envelopeRecipien
     } else if (bounceLike) {
         r.why = "bounce-like message without a recognisable recipient and status";
     } else {
-        r.why =
-            "neither a delivery status notification, a feedback report nor an unsubscribe request";
+        r.why = "neither a delivery status notification, a feedback report nor an unsubscribe request";
     }
 }
 
@@ -1329,8 +1307,7 @@ Report parseReport(std::string_view message, std::string_view envelopeRecipient)
 
 std::string referenceToken(const mail::HeaderFields& headers, std::string_view name) {
     try {
-        for (size_t i = mail::findHeader(headers, name); i != npos;
-             i = mail::findHeader(headers, name, i + 1)) {
+        for (size_t i = mail::findHeader(headers, name); i != npos; i = mail::findHeader(headers, name, i + 1)) {
             std::string v = mail::unfold(headers[i].value);
             std::string_view t = trim(v);
             while (!t.empty() && (t.front() == '<' || t.front() == '"'))
@@ -1342,8 +1319,7 @@ std::string referenceToken(const mail::HeaderFields& headers, std::string_view n
             std::string_view rest = trim(t.substr(end));
             while (!rest.empty() && (rest.front() == '>' || rest.front() == '"'))
                 rest.remove_prefix(1);
-            if (tokenLike(token) &&
-                (trim(rest).empty() || trim(rest).front() == ';' || trim(rest).front() == '(')) {
+            if (tokenLike(token) && (trim(rest).empty() || trim(rest).front() == ';' || trim(rest).front() == '(')) {
                 return std::string(token);
             }
         }
@@ -1485,8 +1461,7 @@ constexpr BuiltinRule kWording[] = {
      R"(expired|too long in (the )?queue|delivery time|retry time(out)? (exceeded|)"
      R"(reached)|could not be delivered within)"},
     {"NoAnswerFromHost", "timeout", R"(timed out|time-out|timeout|no answer|not responding)"},
-    {"DNSFailure", "DNS",
-     R"(name service error|dns (error|failure|lookup)|temporary (dns|lookup) failure|servfail)"},
+    {"DNSFailure", "DNS", R"(name service error|dns (error|failure|lookup)|temporary (dns|lookup) failure|servfail)"},
     {"BadConnection", "connection",
      R"(connection (refused|reset|closed|lost|dropped)|lost connection|)"
      R"(network is unreachable|no route to host|broken pipe)"},
@@ -1523,8 +1498,7 @@ std::regex compileRule(std::string_view pattern) {
 const std::vector<Classifier::Rule>& builtinRules(bool override);
 
 bool generic(const Code& c) {
-    return c.subject == 0 || (c.detail == 0 && (c.subject == 1 || c.subject == 2 ||
-                                                c.subject == 3 || c.subject == 5));
+    return c.subject == 0 || (c.detail == 0 && (c.subject == 1 || c.subject == 2 || c.subject == 3 || c.subject == 5));
 }
 
 // clang-format off
@@ -1663,8 +1637,7 @@ const std::vector<Classifier::Rule>& builtinRules(bool override) {
         std::vector<Classifier::Rule> rules;
         for (const auto& b : table) {
             try {
-                rules.push_back(
-                    {b.category, compileRule(b.pattern), std::string("builtin: ") + b.name});
+                rules.push_back({b.category, compileRule(b.pattern), std::string("builtin: ") + b.name});
             } catch (...) {  // a bad built-in pattern is a bug the unit tests catch; skip it here
             }
         }
@@ -1723,11 +1696,8 @@ util::Result<Classifier> Classifier::load(const std::string& ruleFile) {
             std::string_view name = l.substr(0, ws);
             std::string_view rest = trim(l.substr(ws));
             auto category = canonicalCategory(name);
-            if (!category)
-                return util::err(where + ": unknown category \"" + util::printable(name, 64) +
-                                 "\"");
-            if (rest.empty() || rest.front() != '/')
-                return util::err(where + ": expected /regex/ after the category");
+            if (!category) return util::err(where + ": unknown category \"" + util::printable(name, 64) + "\"");
+            if (rest.empty() || rest.front() != '/') return util::err(where + ": expected /regex/ after the category");
             size_t close = npos;
             for (size_t p = rest.size(); p-- > 1;) {
                 if (rest[p] != '/') continue;
@@ -1741,8 +1711,7 @@ util::Result<Classifier> Classifier::load(const std::string& ruleFile) {
                     break;
                 }
             }
-            if (close == npos)
-                return util::err(where + ": regex not closed by '/' (or text after it)");
+            if (close == npos) return util::err(where + ": regex not closed by '/' (or text after it)");
             std::string pattern = unescapeSlashes(rest.substr(1, close - 1));
             if (pattern.empty()) return util::err(where + ": empty regex");
             auto rule = std::make_shared<Rule>();
@@ -1766,8 +1735,7 @@ util::Result<Classifier> Classifier::load(const std::string& ruleFile) {
 
 Classification Classifier::classify(std::string_view status, std::string_view diagnostic) const {
     try {
-        std::string text = collapse(status, 64) + " " +
-                           joinContinuations(collapse(diagnostic, 4 * kMaxClassifyText));
+        std::string text = collapse(status, 64) + " " + joinContinuations(collapse(diagnostic, 4 * kMaxClassifyText));
         if (text.size() > kMaxClassifyText) text.resize(kMaxClassifyText);
         text = lowerAscii(text);
         std::string_view said = withoutDiagnosticType(diagnostic);
@@ -1780,8 +1748,7 @@ Classification Classifier::classify(std::string_view status, std::string_view di
         // The detailed code: the diagnostic's unless generic, of that class.
         std::optional<Code> code;
         for (const auto& candidate : {enhanced, st}) {
-            if (candidate && candidate->cls == cls &&
-                (!code || (generic(*code) && !generic(*candidate)))) {
+            if (candidate && candidate->cls == cls && (!code || (generic(*code) && !generic(*candidate)))) {
                 code = candidate;
             }
         }

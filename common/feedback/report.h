@@ -130,14 +130,14 @@ struct Classification {
 // for AuthenticationFailed); an unknown category, a missing or bad regex gives
 // "file:line: message".
 class Classifier {
-public:
+  public:
     Classifier();  // built-in rules only
     static util::Result<Classifier> load(const std::string& ruleFile);
     Classification classify(std::string_view status, std::string_view diagnostic) const;
     size_t ruleCount() const { return rules_.size(); }  // rules from the file
     struct Rule;
 
-private:
+  private:
     std::vector<std::shared_ptr<const Rule>> rules_;
 };
 

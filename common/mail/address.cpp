@@ -130,8 +130,7 @@ util::Result<std::vector<Token>> lex(std::string_view s) {
                 if (s[k] != '\r' && s[k] != '\n') t.text.push_back(s[k]);
             }
             i = close + 1;
-        } else if (c == '<' || c == '>' || c == '@' || c == ',' || c == ';' || c == ':' ||
-                   c == '.') {
+        } else if (c == '<' || c == '>' || c == '@' || c == ',' || c == ';' || c == ':' || c == '.') {
             t.kind = Tok::Special;
             t.special = c;
             ++i;
@@ -172,7 +171,7 @@ std::string describe(const Token& t) {
 }
 
 class Parser {
-public:
+  public:
     explicit Parser(std::vector<Token> tokens) : t_(std::move(tokens)) {}
 
     util::Result<std::vector<Mailbox>> addressList() {
@@ -191,14 +190,12 @@ public:
         return out;
     }
 
-private:
+  private:
     const Token& cur() const { return t_[i_]; }
     bool isSpecial(char c) const { return cur().kind == Tok::Special && cur().special == c; }
     bool isWord() const { return cur().kind == Tok::Atom || cur().kind == Tok::Quoted; }
 
-    std::string trailing() const {
-        return "unexpected " + describe(cur()) + " after " + quote(last_);
-    }
+    std::string trailing() const { return "unexpected " + describe(cur()) + " after " + quote(last_); }
 
     // Words and dots: a display name (phrase, obs-phrase) or a local part.
     std::vector<const Token*> phrase() {
@@ -369,8 +366,8 @@ private:
 bool envelopeChar(char c) {
     auto uc = static_cast<unsigned char>(c);
     if (uc <= 0x20 || uc == 0x7F) return false;
-    return c != '<' && c != '>' && c != '(' && c != ')' && c != ',' && c != ';' && c != '\\' &&
-           c != '"' && c != '[' && c != ']';
+    return c != '<' && c != '>' && c != '(' && c != ')' && c != ',' && c != ';' && c != '\\' && c != '"' && c != '[' &&
+           c != ']';
 }
 
 }  // namespace
@@ -415,8 +412,8 @@ util::Result<Mailbox> parseEnvelopeAddress(std::string_view text) {
                 break;
             }
             if (static_cast<unsigned char>(t[i]) < 0x20) {
-                return util::err("invalid character " + hexByte(static_cast<unsigned char>(t[i])) +
-                                 " in " + quote(whole));
+                return util::err("invalid character " + hexByte(static_cast<unsigned char>(t[i])) + " in " +
+                                 quote(whole));
             }
             ++i;
         }
@@ -441,9 +438,8 @@ util::Result<Mailbox> parseEnvelopeAddress(std::string_view text) {
         for (char c : mb.localPart) {
             if (!envelopeChar(c)) {
                 return util::err("invalid character " +
-                                 (static_cast<unsigned char>(c) <= 0x20
-                                      ? hexByte(static_cast<unsigned char>(c))
-                                      : std::string("'") + c + "'") +
+                                 (static_cast<unsigned char>(c) <= 0x20 ? hexByte(static_cast<unsigned char>(c))
+                                                                        : std::string("'") + c + "'") +
                                  " in the local part of " + quote(whole));
             }
         }
@@ -462,14 +458,12 @@ util::Result<Mailbox> parseEnvelopeAddress(std::string_view text) {
             if (c == '@') return util::err("more than one '@' in " + quote(whole));
             if (!envelopeChar(c) || c == ':') {
                 return util::err("invalid character " +
-                                 (static_cast<unsigned char>(c) <= 0x20
-                                      ? hexByte(static_cast<unsigned char>(c))
-                                      : std::string("'") + c + "'") +
+                                 (static_cast<unsigned char>(c) <= 0x20 ? hexByte(static_cast<unsigned char>(c))
+                                                                        : std::string("'") + c + "'") +
                                  " in the domain of " + quote(whole));
             }
         }
-        if (domain.front() == '.' || domain.back() == '.' ||
-            domain.find("..") != std::string_view::npos) {
+        if (domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string_view::npos) {
             return util::err("invalid domain in " + quote(whole));
         }
     }

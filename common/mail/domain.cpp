@@ -27,8 +27,8 @@ util::Result<std::string> checkHostName(std::string name, std::string_view origi
     std::string_view lastLabel;
     while (true) {
         size_t dot = name.find('.', start);
-        std::string_view label = std::string_view(name).substr(
-            start, dot == std::string::npos ? std::string::npos : dot - start);
+        std::string_view label =
+            std::string_view(name).substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         if (label.empty()) return bad("empty label");
         if (label.size() > 63) return bad("label longer than 63 characters");
         for (char c : label) {
@@ -81,8 +81,7 @@ util::Result<std::string> toAsciiDomain(std::string_view domain) {
             int rc = idn2_to_unicode_8z8z(out.c_str(), &unicode, 0);
             idn2_free(unicode);
             if (rc != IDN2_OK) {
-                return util::err("invalid domain name \"" + util::printable(d) +
-                                 "\": " + idn2_strerror(rc));
+                return util::err("invalid domain name \"" + util::printable(d) + "\": " + idn2_strerror(rc));
             }
         }
     } else {

@@ -73,7 +73,8 @@ TenantMap TenantMap::parseTable(std::string_view text, const std::string& fileNa
         line = util::trim(line);
         if (line.empty()) continue;
         size_t ws = 0;
-        while (ws < line.size() && !util::isSpace(line[ws])) ++ws;
+        while (ws < line.size() && !util::isSpace(line[ws]))
+            ++ws;
         std::string_view pattern = line.substr(0, ws);
         std::string_view rest = util::trim(line.substr(ws));
         if (rest.empty()) {
@@ -81,7 +82,8 @@ TenantMap TenantMap::parseTable(std::string_view text, const std::string& fileNa
             continue;
         }
         size_t ws2 = 0;
-        while (ws2 < rest.size() && !util::isSpace(rest[ws2])) ++ws2;
+        while (ws2 < rest.size() && !util::isSpace(rest[ws2]))
+            ++ws2;
         if (ws2 < rest.size()) {
             diags.error(where, "expected PATTERN TENANT, found extra text " + quoted(util::trim(rest.substr(ws2))) +
                                    " after the tenant");

@@ -15,7 +15,7 @@
 namespace rampart::mail {
 
 class TenantMap {
-public:
+  public:
     TenantMap() = default;
     static TenantMap load(const config::TableRef& ref, config::Diagnostics& diags);
     // A file: table's text (exact keys, "*@domain", "*").
@@ -24,7 +24,7 @@ public:
     std::string tenantOf(std::string_view saslLogin, std::string_view envelopeSender) const;
     size_t size() const { return entries_.size(); }
 
-private:
+  private:
     struct Entry {
         std::string pattern;  // lower-case; may contain '*'
         std::string tenant;   // lower-case: tenant names are case-insensitive, as suppression scopes
@@ -33,9 +33,9 @@ private:
                                 config::Diagnostics& diags);
     std::string match(std::string_view key) const;
     std::vector<Entry> entries_;
-    std::vector<int> lines_;                              // line of each entry
-    bool refile_ = false;                                 // refile: wildcards in file order
-    std::unordered_map<std::string, size_t> exact_;       // file: pattern -> index in entries_
+    std::vector<int> lines_;                         // line of each entry
+    bool refile_ = false;                            // refile: wildcards in file order
+    std::unordered_map<std::string, size_t> exact_;  // file: pattern -> index in entries_
 };
 
 }  // namespace rampart::mail

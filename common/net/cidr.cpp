@@ -16,12 +16,14 @@ std::optional<IpBytes> parseIp(std::string_view text) {
         out[10] = 0xff;
         out[11] = 0xff;
         const auto* b = reinterpret_cast<const uint8_t*>(&v4.s_addr);
-        for (size_t i = 0; i < 4; ++i) out[12 + i] = b[i];
+        for (size_t i = 0; i < 4; ++i)
+            out[12 + i] = b[i];
         return out;
     }
     in6_addr v6{};
     if (inet_pton(AF_INET6, t.c_str(), &v6) == 1) {
-        for (size_t i = 0; i < 16; ++i) out[i] = v6.s6_addr[i];
+        for (size_t i = 0; i < 16; ++i)
+            out[i] = v6.s6_addr[i];
         return out;
     }
     return std::nullopt;
@@ -59,10 +61,12 @@ util::Result<Cidr> Cidr::parse(std::string_view text) {
     bool v4 = isIpv4Mapped(*ip);
     unsigned maxBits = v4 ? 32 : 128;
     unsigned b = bits ? static_cast<unsigned>(*bits) : maxBits;
-    if (bits && *bits > maxBits) return util::err("prefix length /" + std::to_string(*bits) + " too long in \"" + std::string(t) + "\"");
+    if (bits && *bits > maxBits)
+        return util::err("prefix length /" + std::to_string(*bits) + " too long in \"" + std::string(t) + "\"");
     c.prefix_ = v4 ? b + 96 : b;
     c.net_ = *ip;
-    for (unsigned i = c.prefix_; i < 128; ++i) c.net_[i / 8] &= static_cast<uint8_t>(~(0x80u >> (i % 8)));
+    for (unsigned i = c.prefix_; i < 128; ++i)
+        c.net_[i / 8] &= static_cast<uint8_t>(~(0x80u >> (i % 8)));
     return c;
 }
 

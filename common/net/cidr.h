@@ -21,19 +21,19 @@ bool isIpv4Mapped(const IpBytes& ip);
 std::string formatIp(const IpBytes& ip);
 
 class Cidr {
-public:
+  public:
     static util::Result<Cidr> parse(std::string_view text);  // "10.0.0.0/8", "[::1]/128", "127.0.0.1"
     bool contains(const IpBytes& ip) const;
     std::string toString() const;
     bool operator==(const Cidr&) const = default;
 
-private:
+  private:
     IpBytes net_{};
     unsigned prefix_ = 0;  // in the 128-bit space
 };
 
 class CidrList {
-public:
+  public:
     CidrList() = default;
     explicit CidrList(std::vector<Cidr> nets) : nets_(std::move(nets)) {}
     static util::Result<CidrList> parse(std::string_view text);
@@ -43,7 +43,7 @@ public:
     std::string toString() const;
     bool operator==(const CidrList&) const = default;
 
-private:
+  private:
     std::vector<Cidr> nets_;
 };
 

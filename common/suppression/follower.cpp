@@ -9,14 +9,17 @@ namespace rampart::suppress {
 Follower::Follower(std::string path, NormalizeOptions norm, std::chrono::milliseconds interval)
     : path_(std::move(path)), interval_(interval), index_(std::make_shared<Index>(norm)) {}
 
-Follower::~Follower() { stop(); }
+Follower::~Follower() {
+    stop();
+}
 
 std::string Follower::poll() {
     try {
         if (!store_) {
             struct stat st {};
             if (::stat(path_.c_str(), &st) != 0) {
-                std::string e = "suppression list " + path_ + " does not exist yet: nothing is suppressed until "
+                std::string e = "suppression list " + path_ +
+                                " does not exist yet: nothing is suppressed until "
                                 "rampartctl suppress (or the one-click endpoint, or ingest) creates it";
                 if (e == lastError_) return {};
                 lastError_ = e;

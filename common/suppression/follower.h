@@ -19,8 +19,9 @@
 namespace rampart::suppress {
 
 class Follower {
-public:
-    Follower(std::string path, NormalizeOptions norm, std::chrono::milliseconds interval = std::chrono::milliseconds(500));
+  public:
+    Follower(std::string path, NormalizeOptions norm,
+             std::chrono::milliseconds interval = std::chrono::milliseconds(500));
     ~Follower();
     Follower(const Follower&) = delete;
     Follower& operator=(const Follower&) = delete;
@@ -38,7 +39,7 @@ public:
     const std::string& path() const { return path_; }
     bool loaded() const { return loaded_.load(); }
 
-private:
+  private:
     std::string path_;
     std::chrono::milliseconds interval_;
     std::shared_ptr<Index> index_;

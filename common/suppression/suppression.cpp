@@ -82,9 +82,12 @@ util::Result<std::string> checkTenant(std::string_view t) {
 
 char kindChar(Scope::Kind k) {
     switch (k) {
-        case Scope::Kind::Global: return 'g';
-        case Scope::Kind::Tenant: return 't';
-        case Scope::Kind::FromDomain: return 'f';
+        case Scope::Kind::Global:
+            return 'g';
+        case Scope::Kind::Tenant:
+            return 't';
+        case Scope::Kind::FromDomain:
+            return 'f';
     }
     return 'g';
 }
@@ -115,9 +118,10 @@ std::string unquoteLocalPart(const std::string& local) {
         if (c == '\\' && i + 2 < local.size()) c = local[++i];
         inner += c;
     }
-    bool dotAtom = !inner.empty() && inner.front() != '.' && inner.back() != '.' &&
-                   inner.find("..") == std::string::npos;
-    for (char c : inner) dotAtom = dotAtom && (c == '.' || isAtextAscii(c) || static_cast<unsigned char>(c) >= 0x80);
+    bool dotAtom =
+        !inner.empty() && inner.front() != '.' && inner.back() != '.' && inner.find("..") == std::string::npos;
+    for (char c : inner)
+        dotAtom = dotAtom && (c == '.' || isAtextAscii(c) || static_cast<unsigned char>(c) >= 0x80);
     return dotAtom ? inner : local;
 }
 
@@ -187,7 +191,7 @@ using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 // One use of a prepared statement: binds, steps and reads columns; on destruction it is reset (so it
 // holds no read snapshot or lock after use) and its bindings cleared.
 class Query {
-public:
+  public:
     explicit Query(sqlite3_stmt* s) : s_(s) {}
     ~Query() {
         sqlite3_reset(s_);
@@ -221,7 +225,8 @@ public:
 
     std::string_view col(int c) const {
         const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, c));
-        return p == nullptr ? std::string_view() : std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s_, c)));
+        return p == nullptr ? std::string_view()
+                            : std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s_, c)));
     }
     int64_t colI64(int c) const { return sqlite3_column_int64(s_, c); }
     std::optional<int64_t> colOpt(int c) const {
@@ -229,7 +234,7 @@ public:
         return sqlite3_column_int64(s_, c);
     }
 
-private:
+  private:
     void note(int rc) {
         if (rc != SQLITE_OK && bindRc_ == SQLITE_OK) bindRc_ = rc;
     }
@@ -332,9 +337,12 @@ util::Result<Scope> Scope::parse(std::string_view text) {
 
 std::string Scope::str() const {
     switch (kind) {
-        case Kind::Global: return "global";
-        case Kind::Tenant: return "tenant:" + value;
-        case Kind::FromDomain: return "from_domain:" + value;
+        case Kind::Global:
+            return "global";
+        case Kind::Tenant:
+            return "tenant:" + value;
+        case Kind::FromDomain:
+            return "from_domain:" + value;
     }
     return "global";
 }
@@ -344,7 +352,8 @@ util::Result<std::string> normalizeTarget(std::string_view addressOrDomain, cons
     if (t.empty()) return util::err("empty address");
     if (t.size() > kMaxInput) return util::err("address longer than 1024 bytes");
     for (char c : t) {
-        if (c == '\0' || c == '\r' || c == '\n') return util::err("invalid address " + quoted(t) + ": control character");
+        if (c == '\0' || c == '\r' || c == '\n')
+            return util::err("invalid address " + quoted(t) + ": control character");
     }
     const bool bare = t.front() != '<' && t.front() != '"';
     const size_t at = t.find('@');
@@ -377,13 +386,15 @@ util::Result<std::string> normalizeTarget(std::string_view addressOrDomain, cons
     std::string local = unquoteLocalPart(mb->localPart);
     const bool gmail = o.foldGmail && isGmail(domain) && local.front() != '"';
     if (!o.caseSensitiveLocalPart || gmail) {
-        for (char& c : local) c = util::toLowerAscii(c);
+        for (char& c : local)
+            c = util::toLowerAscii(c);
     }
     if (gmail) {
         size_t plus = local.find('+');
         if (plus != std::string::npos) local.erase(plus);
         local.erase(std::remove(local.begin(), local.end(), '.'), local.end());
-        if (local.empty()) return util::err("nothing is left of the Gmail address " + quoted(t) + " without dots and +tag");
+        if (local.empty())
+            return util::err("nothing is left of the Gmail address " + quoted(t) + " without dots and +tag");
         domain = "gmail.com";
     }
     if (local.size() > kMaxLocalPart) return util::err("the local part of " + quoted(t) + " is longer than 256 bytes");
@@ -478,9 +489,12 @@ std::string scopeKey(const Scope& s) {
 
 std::string scopeText(Scope::Kind k, std::string_view v) {
     switch (k) {
-        case Scope::Kind::Global: return "global";
-        case Scope::Kind::Tenant: return "tenant:" + std::string(v);
-        case Scope::Kind::FromDomain: return "from_domain:" + std::string(v);
+        case Scope::Kind::Global:
+            return "global";
+        case Scope::Kind::Tenant:
+            return "tenant:" + std::string(v);
+        case Scope::Kind::FromDomain:
+            return "from_domain:" + std::string(v);
     }
     return "global";
 }
@@ -498,7 +512,8 @@ util::Result<Entry> canonicalEntry(const Entry& in, int64_t now) {
     for (size_t i = 0; i < e.target.size(); ++i) {
         auto uc = static_cast<unsigned char>(e.target[i]);
         if (uc < 0x20 || uc == 0x7F || (uc == 0x20 && i > quotedEnd)) {
-            return util::err("invalid suppression target " + quoted(e.target) + " (not normalized: space or control character)");
+            return util::err("invalid suppression target " + quoted(e.target) +
+                             " (not normalized: space or control character)");
         }
     }
     switch (e.scope.kind) {
@@ -519,12 +534,13 @@ util::Result<Entry> canonicalEntry(const Entry& in, int64_t now) {
         }
     }
     if (e.expires && *e.expires <= e.created) {
-        return util::err("the expiry " + formatTime(*e.expires) + " of " + e.target + " is not after its creation time " +
-                         formatTime(e.created));
+        return util::err("the expiry " + formatTime(*e.expires) + " of " + e.target +
+                         " is not after its creation time " + formatTime(e.created));
     }
     if (e.note.size() > kMaxNote) {
         size_t cut = kMaxNote - 3;
-        while (cut > 0 && (static_cast<unsigned char>(e.note[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 boundary
+        while (cut > 0 && (static_cast<unsigned char>(e.note[cut]) & 0xC0) == 0x80)
+            --cut;  // UTF-8 boundary
         e.note = e.note.substr(0, cut) + "...";
     }
     return e;
@@ -719,8 +735,9 @@ util::Result<bool> Store::Impl::init() {
             auto n = objects();
             if (!n) return util::err(n.error());
             return util::err("suppression list " + path +
-                             (*n == 0 ? std::string(" is empty (the first write, e.g. rampartctl suppress add, creates it)")
-                                      : std::string(" is an SQLite database but not a Rampart suppression list")));
+                             (*n == 0
+                                  ? std::string(" is empty (the first write, e.g. rampartctl suppress add, creates it)")
+                                  : std::string(" is an SQLite database but not a Rampart suppression list")));
         }
         if (auto b = exec("BEGIN IMMEDIATE"); !b) return b;
         // Another writer may have created it since we looked.
@@ -757,8 +774,8 @@ util::Result<bool> Store::Impl::init() {
         std::string sql;
     } stmts[] = {
         {&findStmt, "SELECT " + cols + " FROM entries WHERE target = ?1 AND scope = ?2"},
-        {&insertStmt,
-         "INSERT INTO entries (" + cols + ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (target, scope) DO NOTHING"},
+        {&insertStmt, "INSERT INTO entries (" + cols +
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (target, scope) DO NOTHING"},
         {&replaceStmt,
          "UPDATE entries SET reason = ?3, source = ?4, created = ?5, expires = ?6, note = ?7 "
          "WHERE target = ?1 AND scope = ?2"},
@@ -768,7 +785,8 @@ util::Result<bool> Store::Impl::init() {
          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
         {&lastAuditStmt, "SELECT coalesce(max(id), 0) FROM audit"},
         {&auditSinceStmt, std::string("SELECT ") + kAuditColumns + " FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2"},
-        {&leanAuditStmt, "SELECT id, action, target, scope, reason, expires FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2"},
+        {&leanAuditStmt,
+         "SELECT id, action, target, scope, reason, expires FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2"},
         {&leanScanStmt, "SELECT target, scope, reason, expires FROM entries"},
     };
     for (auto& s : stmts) {
@@ -788,12 +806,13 @@ const std::string& Store::path() const {
 
 util::Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool readOnly) {
     if (path.empty()) return util::err("no suppression list path");
-    struct stat st{};
+    struct stat st {};
     if (readOnly) {
         if (::stat(path.c_str(), &st) != 0) {
             if (errno == ENOENT) {
-                return util::err("suppression list " + path +
-                                 " does not exist (the first write, e.g. rampartctl suppress add or import, creates it)");
+                return util::err(
+                    "suppression list " + path +
+                    " does not exist (the first write, e.g. rampartctl suppress add or import, creates it)");
             }
             return util::err("suppression list " + path + ": " + std::strerror(errno));
         }
@@ -936,8 +955,9 @@ util::Result<std::optional<Entry>> Store::find(std::string_view target, const Sc
     return impl_->findLocked(target, scopeStr);
 }
 
-util::Result<size_t> Store::scan(std::optional<Scope> scope, std::optional<Reason> reason, std::string_view targetPrefix,
-                                 size_t limit, const std::function<void(const Entry&)>& f) const {
+util::Result<size_t> Store::scan(std::optional<Scope> scope, std::optional<Reason> reason,
+                                 std::string_view targetPrefix, size_t limit,
+                                 const std::function<void(const Entry&)>& f) const {
     std::string sql = std::string("SELECT ") + kEntryColumns + " FROM entries WHERE 1";
     if (scope) sql += " AND scope = ?1";
     if (reason) sql += " AND reason = ?2";
@@ -1115,12 +1135,12 @@ util::Result<std::string> Store::shareWith(const std::string& path, const std::s
     }
     size_t slash = path.rfind('/');
     std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    struct stat ds{};
+    struct stat ds {};
     if (::stat(dir.c_str(), &ds) != 0) return util::err("cannot stat " + dir + ": " + std::strerror(errno));
     const bool dirIsTheirs = ds.st_uid == account->uid;
     bool changed = false;
     for (const std::string& f : {path, path + "-wal", path + "-shm"}) {
-        struct stat fs{};
+        struct stat fs {};
         if (::lstat(f.c_str(), &fs) != 0 || !S_ISREG(fs.st_mode)) continue;
         uid_t uid = dirIsTheirs ? account->uid : fs.st_uid;
         if (fs.st_uid != uid || fs.st_gid != account->gid) {
@@ -1151,7 +1171,7 @@ constexpr size_t kMaxRecord = 65536;
 // RFC 4180 records from a stream: quoted fields with doubled quotes and line breaks, CRLF or LF,
 // a UTF-8 byte order mark, blank lines and '#' comment lines skipped. Unquoted fields are trimmed.
 class CsvReader {
-public:
+  public:
     explicit CsvReader(std::istream& in) : in_(in) {}
 
     // The next record; false at the end of the input. `line` is where the record starts; `error`
@@ -1227,7 +1247,8 @@ public:
             }
             bytes += cur.size() + 1;
             if (bytes > kMaxRecord) {
-                error = "unterminated quoted field (the record runs past 64 KiB, to line " + std::to_string(lineNo_) + ")";
+                error =
+                    "unterminated quoted field (the record runs past 64 KiB, to line " + std::to_string(lineNo_) + ")";
                 return true;
             }
             field += '\n';
@@ -1239,7 +1260,7 @@ public:
 
     bool failed() const { return in_.bad(); }
 
-private:
+  private:
     bool readLine(std::string& out) {
         if (!std::getline(in_, out)) return false;
         ++lineNo_;
@@ -1262,7 +1283,8 @@ bool isHeaderField(std::string_view f) {
 
 std::string csvField(std::string_view s) {
     bool quote = !s.empty() && (s.front() == '#' || util::isSpace(s.front()) || util::isSpace(s.back()));
-    for (char c : s) quote = quote || c == ',' || c == '"' || c == '\r' || c == '\n';
+    for (char c : s)
+        quote = quote || c == ',' || c == '"' || c == '\r' || c == '\n';
     if (!quote) return std::string(s);
     std::string out = "\"";
     for (char c : s) {
@@ -1311,12 +1333,14 @@ ImportReport importCsv(Store& store, std::istream& in, const std::string& fileNa
             }
             const bool ses = format == CsvFormat::Ses;
             if (ses && fields.size() != 2) {
-                lineError(line, fields.size() < 2 ? "missing reason (expected email,reason)"
-                                                  : "expected 2 fields (email,reason), got " + std::to_string(fields.size()));
+                lineError(line, fields.size() < 2
+                                    ? "missing reason (expected email,reason)"
+                                    : "expected 2 fields (email,reason), got " + std::to_string(fields.size()));
                 continue;
             }
             if (!ses && fields.size() > 4) {
-                lineError(line, "expected at most 4 fields (address,reason,scope,expires), got " + std::to_string(fields.size()));
+                lineError(line, "expected at most 4 fields (address,reason,scope,expires), got " +
+                                    std::to_string(fields.size()));
                 continue;
             }
             auto target = normalizeTarget(fields[0], norm);
@@ -1370,9 +1394,15 @@ ImportReport importCsv(Store& store, std::istream& in, const std::string& fileNa
             auto r = store.add(*canon, who, why);
             if (!r) return false;
             switch (*r) {
-                case AddOutcome::Added: ++rep.added; break;
-                case AddOutcome::Updated: ++rep.updated; break;
-                case AddOutcome::AlreadyThere: ++rep.unchanged; break;
+                case AddOutcome::Added:
+                    ++rep.added;
+                    break;
+                case AddOutcome::Updated:
+                    ++rep.updated;
+                    break;
+                case AddOutcome::AlreadyThere:
+                    ++rep.unchanged;
+                    break;
             }
         }
         if (reader.failed()) {
@@ -1558,11 +1588,12 @@ static_assert(sizeof(Slot) == 16);
 // 70% full (an absent key costs about 6 slot reads on average at that load, 2.5 at 50%), deletion by
 // backward shift (no tombstones to degrade lookups after many removals).
 class Table {
-public:
+  public:
     Table() : Table(0) {}
     explicit Table(size_t expected) {
         size_t cap = 1024;
-        while (cap * 3 < expected * 5) cap <<= 1;  // at most 60% full when built
+        while (cap * 3 < expected * 5)
+            cap <<= 1;  // at most 60% full when built
         slots_.assign(cap, Slot{});
         mask_ = cap - 1;
     }
@@ -1630,10 +1661,11 @@ public:
         return t;
     }
 
-private:
+  private:
     void insertNew(const Slot& s) {
         size_t i = s.fp & mask_;
-        while (slots_[i].fp != 0) i = (i + 1) & mask_;
+        while (slots_[i].fp != 0)
+            i = (i + 1) & mask_;
         slots_[i] = s;
         ++count_;
     }
@@ -1683,7 +1715,7 @@ util::Result<Built> build(Store::Impl& st) {
         warmer = std::thread([&st, &scanDone] {
             int fd = ::open(st.path.c_str(), O_RDONLY | O_CLOEXEC);
             if (fd < 0) return;
-            struct stat fs{};
+            struct stat fs {};
             if (::fstat(fd, &fs) == 0) {
                 constexpr off_t kChunk = 8 << 20;
                 for (off_t off = 0; off < fs.st_size && !scanDone.load(std::memory_order_relaxed); off += kChunk) {
@@ -1806,7 +1838,8 @@ util::Result<size_t> Index::refresh(const Store& store) {
         if (!changes) return util::err(changes.error());
         if (changes->empty()) break;
         size_t adds = 0;
-        for (const auto& c : *changes) adds += c.erase ? 0 : 1;
+        for (const auto& c : *changes)
+            adds += c.erase ? 0 : 1;
         std::optional<Table> bigger;
         {
             // Only this function changes the table (under refreshMu), so it can be copied under the
@@ -1856,7 +1889,8 @@ std::optional<Hit> Index::lookup(std::string_view recipient, const LookupContext
     Key keys[6];
     std::string buf;
     buf.reserve(target->size() + tenant.size() + fromDomain.size() + 8);
-    for (size_t i = 0; i < n; ++i) keys[i] = makeKey(ps[i].kind, ps[i].value, ps[i].target, buf);
+    for (size_t i = 0; i < n; ++i)
+        keys[i] = makeKey(ps[i].kind, ps[i].value, ps[i].target, buf);
     size_t found = n;
     Reason reason = Reason::Manual;
     {

@@ -83,10 +83,10 @@ struct Entry {
     std::string target;  // normalized: "user@example.com" or "@example.com"
     Scope scope;
     Reason reason = Reason::Manual;
-    std::string source;  // "rampartctl", "one-click", "dsn", "arf", "import:ses.csv"...
-    int64_t created = 0;                // unix seconds; 0 in Store::add: now
-    std::optional<int64_t> expires;     // unix seconds; none: never
-    std::string note;                   // free text (the diagnostic of a bounce, ...); cut at 4 KiB
+    std::string source;              // "rampartctl", "one-click", "dsn", "arf", "import:ses.csv"...
+    int64_t created = 0;             // unix seconds; 0 in Store::add: now
+    std::optional<int64_t> expires;  // unix seconds; none: never
+    std::string note;                // free text (the diagnostic of a bounce, ...); cut at 4 KiB
 };
 
 struct AuditRecord {
@@ -116,7 +116,7 @@ struct LookupContext {
 // CHECKs on target, scope and reason) and audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at, action,
 // target, scope, reason, source, created, expires, note, who, why). Scopes are stored as Scope::str().
 class Store {
-public:
+  public:
     // Read-write: creates the file (mode 0640) and the schema when missing; the directory must exist.
     // Read-only: the file must exist and hold a suppression list.
     static util::Result<std::unique_ptr<Store>> open(const std::string& path, bool readOnly);
@@ -173,7 +173,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     friend class Index;
     explicit Store(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
@@ -219,7 +219,7 @@ struct Hit {
 // every stored entry against each of a lookup's six probes, at 10M entries that happens at most once
 // in about 5 * 10^18 lookups.
 class Index {
-public:
+  public:
     explicit Index(NormalizeOptions norm);
     // Full load from the store (start-up). Returns the number of entries.
     util::Result<size_t> load(const Store& store);
@@ -239,7 +239,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     NormalizeOptions norm_;
     std::shared_ptr<Impl> impl_;
 };

@@ -10,18 +10,18 @@ namespace rampart::util {
 using SystemTime = std::chrono::system_clock::time_point;
 
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     virtual SystemTime now() const = 0;
 };
 
 class SystemClock final : public Clock {
-public:
+  public:
     SystemTime now() const override { return std::chrono::system_clock::now(); }
 };
 
 class FakeClock final : public Clock {
-public:
+  public:
     explicit FakeClock(SystemTime start = SystemTime{}) : t_(start.time_since_epoch().count()) {}
     SystemTime now() const override { return SystemTime(SystemTime::duration(t_.load())); }
     void set(SystemTime t) { t_.store(t.time_since_epoch().count()); }
@@ -29,7 +29,7 @@ public:
         t_.fetch_add(std::chrono::duration_cast<SystemTime::duration>(d).count());
     }
 
-private:
+  private:
     std::atomic<SystemTime::rep> t_;
 };
 

@@ -8,24 +8,24 @@ namespace rampart::util {
 
 template <typename T>
 class LockGuarded {
-public:
+  public:
     template <typename... Args>
     explicit LockGuarded(Args&&... args) : value_(std::forward<Args>(args)...) {}
 
     class Holder {
-    public:
+      public:
         Holder(T& v, std::mutex& m) : lock_(m), v_(v) {}
         T* operator->() { return &v_; }
         T& operator*() { return v_; }
 
-    private:
+      private:
         std::unique_lock<std::mutex> lock_;
         T& v_;
     };
 
     Holder lock() { return Holder(value_, mutex_); }
 
-private:
+  private:
     std::mutex mutex_;
     T value_;
 };

@@ -40,10 +40,14 @@ int facilityCode(std::string_view f) {
 
 const char* levelWord(Level l) {
     switch (l) {
-        case Level::Error: return "error: ";
-        case Level::Warning: return "warning: ";
-        case Level::Info: return "";
-        case Level::Debug: return "debug: ";
+        case Level::Error:
+            return "error: ";
+        case Level::Warning:
+            return "warning: ";
+        case Level::Info:
+            return "";
+        case Level::Debug:
+            return "debug: ";
     }
     return "";
 }
@@ -67,16 +71,24 @@ void useSyslog(std::string ident, std::string_view facility) {
     s.syslog = true;
 }
 
-void setLevel(Level level) { gLevel.store(static_cast<int>(level)); }
-
-void setLevel(std::string_view name) {
-    if (name == "error") setLevel(Level::Error);
-    else if (name == "warning") setLevel(Level::Warning);
-    else if (name == "debug") setLevel(Level::Debug);
-    else setLevel(Level::Info);
+void setLevel(Level level) {
+    gLevel.store(static_cast<int>(level));
 }
 
-bool enabled(Level level) { return static_cast<int>(level) <= gLevel.load(std::memory_order_relaxed); }
+void setLevel(std::string_view name) {
+    if (name == "error")
+        setLevel(Level::Error);
+    else if (name == "warning")
+        setLevel(Level::Warning);
+    else if (name == "debug")
+        setLevel(Level::Debug);
+    else
+        setLevel(Level::Info);
+}
+
+bool enabled(Level level) {
+    return static_cast<int>(level) <= gLevel.load(std::memory_order_relaxed);
+}
 
 void setCaptureSink(std::function<void(Level, std::string_view)> sink) {
     State& s = state();
@@ -95,8 +107,10 @@ void write(Level level, std::string_view message) {
     std::string line = levelWord(level);
     line.append(message);
     if (s.syslog) {
-        int prio = level == Level::Error ? LOG_ERR : level == Level::Warning ? LOG_WARNING
-                   : level == Level::Info ? LOG_INFO : LOG_DEBUG;
+        int prio = level == Level::Error     ? LOG_ERR
+                   : level == Level::Warning ? LOG_WARNING
+                   : level == Level::Info    ? LOG_INFO
+                                             : LOG_DEBUG;
         syslog(prio, "%s", line.c_str());
         return;
     }

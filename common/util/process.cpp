@@ -15,7 +15,9 @@
 namespace rampart::util {
 
 namespace {
-std::string sysError(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string sysError(const std::string& what) {
+    return what + ": " + std::strerror(errno);
+}
 }  // namespace
 
 Result<Account> lookupAccount(const std::string& name) {

@@ -36,7 +36,7 @@ Result<bool> setSocketOwnership(const std::string& path, unsigned mode, const Ac
                                 const std::string& group);
 
 class PidFile {
-public:
+  public:
     PidFile() = default;
     explicit PidFile(std::string path) : path_(std::move(path)) {}
     PidFile(const PidFile&) = delete;
@@ -44,7 +44,7 @@ public:
     ~PidFile();
     Result<bool> write();
 
-private:
+  private:
     std::string path_;
     bool written_ = false;
 };

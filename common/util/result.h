@@ -14,9 +14,9 @@ struct Error {
 
 template <typename T>
 class Result {
-public:
-    Result(T value) : v_(std::move(value)) {}                 // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}             // NOLINT(google-explicit-constructor)
+  public:
+    Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+    Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
     const T& value() const& { return std::get<0>(v_); }
@@ -26,10 +26,12 @@ public:
     const T* operator->() const { return &value(); }
     const std::string& error() const { return std::get<1>(v_).message; }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
-inline Error err(std::string message) { return Error{std::move(message)}; }
+inline Error err(std::string message) {
+    return Error{std::move(message)};
+}
 
 }  // namespace rampart::util

@@ -5,14 +5,17 @@
 namespace rampart::util {
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && isSpace(s.front())) s.remove_prefix(1);
-    while (!s.empty() && isSpace(s.back())) s.remove_suffix(1);
+    while (!s.empty() && isSpace(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && isSpace(s.back()))
+        s.remove_suffix(1);
     return s;
 }
 
 std::string toLower(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = toLowerAscii(c);
+    for (char& c : out)
+        c = toLowerAscii(c);
     return out;
 }
 

@@ -40,7 +40,8 @@ std::string b64url(std::string_view bytes) {
     auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
     for (; i + 3 <= bytes.size(); i += 3) {
         uint32_t v = b(i) << 16 | b(i + 1) << 8 | b(i + 2);
-        for (int s = 18; s >= 0; s -= 6) out += kB64[(v >> s) & 63];
+        for (int s = 18; s >= 0; s -= 6)
+            out += kB64[(v >> s) & 63];
     }
     if (size_t rest = bytes.size() - i; rest > 0) {
         uint32_t v = b(i) << 16 | (rest > 1 ? b(i + 1) << 8 : 0);
@@ -57,12 +58,18 @@ Result<std::string> unb64url(std::string_view text) {
     int bits = 0;
     for (char c : text) {
         int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '-') v = 62;
-        else if (c == '_') v = 63;
-        else return err("not a token (bad character)");
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '-')
+            v = 62;
+        else if (c == '_')
+            v = 63;
+        else
+            return err("not a token (bad character)");
         acc = (acc << 6) | static_cast<uint32_t>(v);
         bits += 6;
         if (bits >= 8) {
@@ -74,7 +81,8 @@ Result<std::string> unb64url(std::string_view text) {
 }
 
 void putU32(std::string& s, uint32_t v) {
-    for (int i = 3; i >= 0; --i) s += static_cast<char>((v >> (8 * i)) & 0xff);
+    for (int i = 3; i >= 0; --i)
+        s += static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
 }  // namespace
@@ -107,9 +115,11 @@ Result<Keyring> Keyring::load(std::string_view spec) {
         std::vector<std::string> parts{std::string(l.substr(0, sp)), std::string(trim(l.substr(sp)))};
         auto id = parseUnsigned(parts[0]);
         if (!id || *id == 0 || *id > 255) return err(path + ":" + std::to_string(lineNo) + ": key id must be 1..255");
-        if (parts[1].size() < 16) return err(path + ":" + std::to_string(lineNo) + ": secret too short (at least 16 characters)");
+        if (parts[1].size() < 16)
+            return err(path + ":" + std::to_string(lineNo) + ": secret too short (at least 16 characters)");
         for (const auto& existing : k.keys_) {
-            if (existing.id == *id) return err(path + ":" + std::to_string(lineNo) + ": key id " + parts[0] + " listed twice");
+            if (existing.id == *id)
+                return err(path + ":" + std::to_string(lineNo) + ": key id " + parts[0] + " listed twice");
         }
         k.keys_.push_back({static_cast<uint8_t>(*id), deriveKey(parts[1])});
     }
@@ -167,7 +177,7 @@ Result<std::string> Keyring::open(std::string_view token, std::string_view purpo
 }
 
 std::string sealClaim(const Keyring& keys, const MessageClaim& c, std::string_view purpose) {
-    std::string pt(1, '\x01');  // format version
+    std::string pt(1, '\x01');                         // format version
     putU32(pt, static_cast<uint32_t>(c.issued / 60));  // minutes: fits until 10136
     pt += c.recipient;
     pt += '\0';
@@ -184,7 +194,8 @@ Result<MessageClaim> openClaim(const Keyring& keys, std::string_view token, std:
     const std::string& p = *pt;
     if (p.size() < 5 || p[0] != '\x01') return err("token of an unknown format");
     uint32_t minutes = 0;
-    for (size_t i = 1; i < 5; ++i) minutes = (minutes << 8) | static_cast<uint8_t>(p[i]);
+    for (size_t i = 1; i < 5; ++i)
+        minutes = (minutes << 8) | static_cast<uint8_t>(p[i]);
     auto fields = splitExact(std::string_view(p).substr(5), '\0');
     if (fields.size() != 3) return err("token of an unknown format");
     MessageClaim c{std::string(fields[0]), std::string(fields[1]), std::string(fields[2]), int64_t{minutes} * 60};

@@ -23,7 +23,7 @@
 namespace rampart::util {
 
 class Keyring {
-public:
+  public:
     // `spec`: a literal secret, or "file:/path". Secrets shorter than 16 bytes are refused.
     static Result<Keyring> load(std::string_view spec);
     static Keyring fromSecret(std::string_view secret, uint8_t id = 1);
@@ -33,7 +33,7 @@ public:
     std::string seal(std::string_view plaintext, std::string_view purpose) const;
     Result<std::string> open(std::string_view token, std::string_view purpose) const;
 
-private:
+  private:
     struct Key {
         uint8_t id;
         std::array<uint8_t, 32> bytes;
@@ -57,7 +57,7 @@ struct MessageClaim {
 
 std::string sealClaim(const Keyring& keys, const MessageClaim& c, std::string_view purpose);
 // Errors: not a token of ours, altered, sealed with a key no longer listed, or older than lifetime.
-Result<MessageClaim> openClaim(const Keyring& keys, std::string_view token, std::string_view purpose,
-                               int64_t now, std::chrono::seconds lifetime);
+Result<MessageClaim> openClaim(const Keyring& keys, std::string_view token, std::string_view purpose, int64_t now,
+                               std::chrono::seconds lifetime);
 
 }  // namespace rampart::util

@@ -10,12 +10,12 @@ namespace rampart::milter {
 namespace {
 
 class BodyHash final : public BodyObserver {
-public:
+  public:
     explicit BodyHash(dkim::Canon c) : hasher_(c) {}
     void onBody(std::string_view chunk) override { hasher_.update(chunk); }
     dkim::Sha256 finish() { return hasher_.finish(); }
 
-private:
+  private:
     dkim::BodyHasher hasher_;
 };
 
@@ -57,7 +57,8 @@ Verdict DkimStage::onEndOfMessage(Message& msg, BodyObserver* observer, Notes& n
     }
     const mail::Mailbox& from = mailboxes->front();
     auto fromDomain = mail::toAsciiDomain(from.domain);
-    if (!fromDomain) return unsigned_("bad From domain \"" + util::printable(from.domain) + "\": " + fromDomain.error(), notes);
+    if (!fromDomain)
+        return unsigned_("bad From domain \"" + util::printable(from.domain) + "\": " + fromDomain.error(), notes);
     const std::string fromAddress = util::toLower(from.localPart) + "@" + *fromDomain;
 
     std::vector<std::string> keyNames = signing_.lookup(fromAddress, settings_.multipleSignatures);
@@ -97,12 +98,14 @@ Verdict DkimStage::onEndOfMessage(Message& msg, BodyObserver* observer, Notes& n
     if (!aligned) {
         std::string reason = "no usable DKIM key aligned with From domain " + *fromDomain;
         std::vector<std::string> other;
-        for (const auto& p : planned) other.push_back("d=" + p.spec.domain);
+        for (const auto& p : planned)
+            other.push_back("d=" + p.spec.domain);
         if (!other.empty()) reason += " (the signing table gives only " + util::join(other, ", ") + ")";
         if (!problems.empty()) reason += " (" + util::join(problems, "; ") + ")";
         return unsigned_(reason, notes);
     }
-    for (const auto& p : problems) notes.add("skipped a signature: " + p);
+    for (const auto& p : problems)
+        notes.add("skipped a signature: " + p);
 
     auto* bodyHash = dynamic_cast<BodyHash*>(observer);
     if (!bodyHash) return Verdict::tempfail("451", "4.3.0", "rampart: internal error: no body hash", "error");
@@ -118,7 +121,8 @@ Verdict DkimStage::onEndOfMessage(Message& msg, BodyObserver* observer, Notes& n
         }
         signatures.emplace_back(std::move(*value), &p);
     }
-    for (auto it = signatures.rbegin(); it != signatures.rend(); ++it) msg.prependHeader("DKIM-Signature", it->first);
+    for (auto it = signatures.rbegin(); it != signatures.rend(); ++it)
+        msg.prependHeader("DKIM-Signature", it->first);
     for (const auto& [value, p] : signatures) {
         notes.add("signed d=" + p->spec.domain + " s=" + p->spec.selector + " (" +
                   std::string(dkim::algorithmTag(p->spec.key->algorithm())) + ")");

@@ -27,7 +27,7 @@ struct DkimSettings {
 };
 
 class DkimStage final : public Stage {
-public:
+  public:
     DkimStage(DkimSettings settings, dkim::KeyTable keys, dkim::SigningTable signing,
               std::shared_ptr<const KeyStore> store, std::shared_ptr<const util::Clock> clock);
 
@@ -35,7 +35,7 @@ public:
     std::unique_ptr<BodyObserver> observeBody(const Envelope& env) const override;
     Verdict onEndOfMessage(Message& msg, BodyObserver* observer, Notes& notes) const override;
 
-private:
+  private:
     Verdict unsigned_(const std::string& reason, Notes& notes) const;
 
     DkimSettings settings_;

@@ -27,23 +27,33 @@ namespace {
 
 using A = RuleAction;
 
-constexpr size_t kMaxLine = 998;         // RFC 5322 2.1.1 MUST
-constexpr size_t kFoldTarget = 78;       // RFC 5322 2.1.1 SHOULD, used when we refold anyway
-constexpr size_t kEncodedLine = 76;      // RFC 2047 section 2: lines holding encoded-words
-constexpr size_t kEncodedWordMax = 75;   // RFC 2047 section 2
-constexpr size_t kMaxFields = 5000;      // Gmail's header field limit
-constexpr size_t kMaxMessageId = 500;    // Gmail's Message-ID limit
+constexpr size_t kMaxLine = 998;        // RFC 5322 2.1.1 MUST
+constexpr size_t kFoldTarget = 78;      // RFC 5322 2.1.1 SHOULD, used when we refold anyway
+constexpr size_t kEncodedLine = 76;     // RFC 2047 section 2: lines holding encoded-words
+constexpr size_t kEncodedWordMax = 75;  // RFC 2047 section 2
+constexpr size_t kMaxFields = 5000;     // Gmail's header field limit
+constexpr size_t kMaxMessageId = 500;   // Gmail's Message-ID limit
 constexpr int kMaxCommentDepth = 64;
 constexpr const char* kGmailRfcPage = "https://support.google.com/mail/?p=RfcMessageNonCompliant";
 
 // ------------------------------------------------------------------------------------------------
 // Small byte helpers
 
-bool isWsp(char c) { return c == ' ' || c == '\t'; }
-bool isFwsChar(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-bool is8bit(char c) { return static_cast<unsigned char>(c) >= 0x80; }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool isWsp(char c) {
+    return c == ' ' || c == '\t';
+}
+bool isFwsChar(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+bool is8bit(char c) {
+    return static_cast<unsigned char>(c) >= 0x80;
+}
+bool isDigit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool isAlpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 bool has8bit(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](char c) { return is8bit(c); });
@@ -143,13 +153,17 @@ std::string withoutLineBreaks(std::string_view s) {
     return out;
 }
 
-std::string quoted(std::string_view s, size_t max = 80) { return "\"" + util::printable(s, max) + "\""; }
+std::string quoted(std::string_view s, size_t max = 80) {
+    return "\"" + util::printable(s, max) + "\"";
+}
 
 // ------------------------------------------------------------------------------------------------
 // Dates: RFC 5322 section 3.3 with the obsolete forms of section 4.3, and the formatter for the
 // Date we add.
 
-int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
+int64_t floorDiv(int64_t a, int64_t b) {
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+}
 
 // Howard Hinnant's civil-date algorithm (proleptic Gregorian).
 void civilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
@@ -165,13 +179,13 @@ void civilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
 }
 
 constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-constexpr std::array<const char*, 7> kDayNames = {"Sunday", "Monday", "Tuesday", "Wednesday",
+constexpr std::array<const char*, 7> kDayNames = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                                   "Thursday", "Friday", "Saturday"};
 constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-constexpr std::array<const char*, 12> kMonthNames = {"January", "February", "March",     "April",
-                                                     "May",     "June",     "July",      "August",
-                                                     "September", "October", "November", "December"};
+constexpr std::array<const char*, 12> kMonthNames = {"January",   "February", "March",    "April",
+                                                     "May",       "June",     "July",     "August",
+                                                     "September", "October",  "November", "December"};
 
 // "Sun, 22 Nov 2026 10:00:00 +0000"
 std::string formatDate(util::SystemTime t) {
@@ -190,7 +204,7 @@ std::string formatDate(util::SystemTime t) {
 }
 
 class DateScanner {
-public:
+  public:
     explicit DateScanner(std::string_view s) : s_(s) {}
 
     // Skips whitespace, line breaks and (nested) comments; false on an unterminated comment.
@@ -228,7 +242,8 @@ public:
     }
     std::string_view letters() {
         size_t b = i_;
-        while (i_ < s_.size() && isAlpha(s_[i_])) ++i_;
+        while (i_ < s_.size() && isAlpha(s_[i_]))
+            ++i_;
         return s_.substr(b, i_ - b);
     }
     // Up to maxDigits digits; nullopt if none or if more digits follow.
@@ -245,7 +260,7 @@ public:
         return v;
     }
 
-private:
+  private:
     std::string_view s_;
     size_t i_ = 0;
 };
@@ -265,7 +280,9 @@ bool isDayName(std::string_view word) {
     return false;
 }
 
-bool leapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool leapYear(int y) {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 unsigned daysInMonth(int y, int m) {
     static const unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -390,10 +407,10 @@ std::optional<MsgId> parseMessageId(std::string_view raw, bool allow8bit) {
 // word (atom, quoted string, '.') in an address field; runs of words are separated by blanks only.
 
 struct Word {
-    size_t b = 0, e = 0;      // raw bytes [b, e) in the field value
-    std::string text;         // the text it displays (quoted strings unquoted)
-    bool encoded = false;     // already an encoded-word
-    bool eight = false;       // holds 8-bit bytes
+    size_t b = 0, e = 0;   // raw bytes [b, e) in the field value
+    std::string text;      // the text it displays (quoted strings unquoted)
+    bool encoded = false;  // already an encoded-word
+    bool eight = false;    // holds 8-bit bytes
 };
 
 struct Replacement {
@@ -428,7 +445,8 @@ void spansToEncode(std::string_view value, const std::vector<Word>& words, std::
             continue;
         }
         size_t j = i;
-        while (j < n && !words[j].encoded) ++j;
+        while (j < n && !words[j].encoded)
+            ++j;
         size_t first = j, last = j;
         for (size_t k = i; k < j; ++k) {
             if (words[k].eight) {
@@ -552,7 +570,8 @@ std::string encodeUnstructured(std::string_view name, std::string_view value, st
         }
         Word w;
         w.b = i;
-        while (i < value.size() && !isFwsChar(value[i])) ++i;
+        while (i < value.size() && !isFwsChar(value[i]))
+            ++i;
         w.e = i;
         w.text = std::string(value.substr(w.b, w.e - w.b));
         w.eight = has8bit(w.text);
@@ -644,7 +663,8 @@ std::optional<std::vector<AddrToken>> lexAddressField(std::string_view s) {
             return std::nullopt;
         } else {
             t.kind = AddrToken::Kind::Atom;
-            while (i < s.size() && !isFwsChar(s[i]) && std::string_view("()<>[]:;@\\,.\"").find(s[i]) == std::string_view::npos) {
+            while (i < s.size() && !isFwsChar(s[i]) &&
+                   std::string_view("()<>[]:;@\\,.\"").find(s[i]) == std::string_view::npos) {
                 ++i;
             }
             t.text = std::string(s.substr(t.b, i - t.b));
@@ -657,12 +677,12 @@ std::optional<std::vector<AddrToken>> lexAddressField(std::string_view s) {
 }
 
 struct FieldRepair {
-    std::string value;   // the repaired value ("" with `refusal` set)
-    std::string refusal; // why it cannot be repaired
+    std::string value;    // the repaired value ("" with `refusal` set)
+    std::string refusal;  // why it cannot be repaired
 };
 
 class AddressFieldEncoder {
-public:
+  public:
     AddressFieldEncoder(std::string_view name, std::string_view value, std::string_view charset)
         : name_(name), value_(value), charset_(charset) {}
 
@@ -670,7 +690,8 @@ public:
         auto lexed = lexAddressField(value_);
         if (!lexed) return refuse("8-bit characters in " + std::string(name_) + ", which is not a valid address list");
         toks_ = std::move(*lexed);
-        for (size_t k = 0; k < toks_.size() && refusal_.empty(); ++k) step(k);
+        for (size_t k = 0; k < toks_.size() && refusal_.empty(); ++k)
+            step(k);
         if (refusal_.empty()) endOfAddress();
         if (refusal_.empty() && inAngle_) checkAngle();
         if (!refusal_.empty()) return {{}, refusal_};
@@ -678,7 +699,7 @@ public:
         return {applyReplacements(name_, value_, repls_, charset_), {}};
     }
 
-private:
+  private:
     FieldRepair refuse(std::string why) { return {{}, std::move(why)}; }
 
     bool isSpecial(const AddrToken& t, char c) const { return t.kind == AddrToken::Kind::Special && t.special == c; }
@@ -729,9 +750,7 @@ private:
         }
     }
 
-    void localPartRefusal() {
-        refusal_ = "the address local part in " + std::string(name_) + " is not ASCII";
-    }
+    void localPartRefusal() { refusal_ = "the address local part in " + std::string(name_) + " is not ASCII"; }
 
     void endOfAddress() {
         if (afterAt_) {
@@ -851,7 +870,8 @@ std::optional<std::string> foldLine(std::string_view line, size_t lead) {
     size_t leadCur = lead;
     while (leadCur + (line.size() - start) > kFoldTarget) {
         size_t firstText = start;
-        while (firstText < line.size() && isWsp(line[firstText])) ++firstText;
+        while (firstText < line.size() && isWsp(line[firstText]))
+            ++firstText;
         size_t p = std::string_view::npos;
         if (leadCur < kFoldTarget && firstText < line.size()) {
             size_t hi = std::min(line.size() - 1, start + (kFoldTarget - leadCur));
@@ -954,7 +974,8 @@ std::vector<net::IpBytes> fromClauseAddresses(std::string_view value) {
             break;
         } else if (depth == 0 && isWsp(c)) {
             size_t k = j + 1;
-            while (k < v.size() && isAlpha(v[k])) ++k;
+            while (k < v.size() && isAlpha(v[k]))
+                ++k;
             std::string_view word = std::string_view(v).substr(j + 1, k - j - 1);
             if ((k == v.size() || isFwsChar(v[k])) && inList(word, {"by", "via", "with", "id", "for"})) {
                 end = j;
@@ -965,16 +986,19 @@ std::vector<net::IpBytes> fromClauseAddresses(std::string_view value) {
     std::string_view clause = std::string_view(v).substr(4, end - 4);
     size_t i = 0;
     while (i < clause.size() && out.size() < 16) {
-        while (i < clause.size() && std::string_view(" \t()=,;").find(clause[i]) != std::string_view::npos) ++i;
+        while (i < clause.size() && std::string_view(" \t()=,;").find(clause[i]) != std::string_view::npos)
+            ++i;
         size_t b = i;
-        while (i < clause.size() && std::string_view(" \t()=,;").find(clause[i]) == std::string_view::npos) ++i;
+        while (i < clause.size() && std::string_view(" \t()=,;").find(clause[i]) == std::string_view::npos)
+            ++i;
         std::string_view tok = clause.substr(b, i - b);
         if (tok.empty()) continue;
         if (tok.front() == '[') {
             size_t close = tok.find(']');
             if (close != std::string_view::npos) tok = tok.substr(0, close + 1);  // "[192.0.2.1]:25"
         }
-        while (!tok.empty() && tok.back() == '.' && tok.front() != '[') tok.remove_suffix(1);
+        while (!tok.empty() && tok.back() == '.' && tok.front() != '[')
+            tok.remove_suffix(1);
         if (tok.size() > 64) continue;
         if (auto ip = net::parseIp(tok)) out.push_back(*ip);
     }
@@ -985,23 +1009,47 @@ std::vector<net::IpBytes> fromClauseAddresses(std::string_view value) {
 // Strip patterns: "X-Mailer" or "X-Source*" (a prefix), case-insensitive.
 
 bool matchesPattern(std::string_view name, std::string_view pattern) {
-    if (!pattern.empty() && pattern.back() == '*') return util::startsWithNoCase(name, pattern.substr(0, pattern.size() - 1));
+    if (!pattern.empty() && pattern.back() == '*')
+        return util::startsWithNoCase(name, pattern.substr(0, pattern.size() - 1));
     return util::iequals(name, pattern);
 }
 
 // Fields the hygiene rules maintain, or that the message cannot lose; hygiene_strip_headers may not
 // name them (stripping Message-ID draws Gmail's "missing a valid Message-ID" refusal).
-constexpr std::array<const char*, 17> kProtectedFields = {
-    "From", "Sender", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-    "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "List-Id", "List-Unsubscribe",
-    "List-Unsubscribe-Post", "Feedback-ID"};
+constexpr std::array<const char*, 17> kProtectedFields = {"From",
+                                                          "Sender",
+                                                          "Reply-To",
+                                                          "To",
+                                                          "Cc",
+                                                          "Subject",
+                                                          "Date",
+                                                          "Message-ID",
+                                                          "In-Reply-To",
+                                                          "References",
+                                                          "MIME-Version",
+                                                          "Content-Type",
+                                                          "Content-Transfer-Encoding",
+                                                          "List-Id",
+                                                          "List-Unsubscribe",
+                                                          "List-Unsubscribe-Post",
+                                                          "Feedback-ID"};
 
 // At most once (RFC 5322 3.6, RFC 2045, Gmail's Feedback-ID page). From, Date and Message-ID have
 // their own rules; List-Unsubscribe and List-Unsubscribe-Post belong to the stamp stage after this
 // one, which replaces duplicates with one valid one-click pair (docs/unsubscribe.md).
-constexpr std::array<const char*, 13> kSingleInstance = {
-    "Subject", "To", "Cc", "Bcc", "Reply-To", "Sender", "In-Reply-To", "References", "MIME-Version",
-    "Content-Type", "Content-Transfer-Encoding", "List-Id", "Feedback-ID"};
+constexpr std::array<const char*, 13> kSingleInstance = {"Subject",
+                                                         "To",
+                                                         "Cc",
+                                                         "Bcc",
+                                                         "Reply-To",
+                                                         "Sender",
+                                                         "In-Reply-To",
+                                                         "References",
+                                                         "MIME-Version",
+                                                         "Content-Type",
+                                                         "Content-Transfer-Encoding",
+                                                         "List-Id",
+                                                         "Feedback-ID"};
 
 bool isForgedAuthField(std::string_view name) {
     return util::iequals(name, "Authentication-Results") || util::iequals(name, "DKIM-Signature") ||
@@ -1010,7 +1058,7 @@ bool isForgedAuthField(std::string_view name) {
 
 // Counts per field name in first-seen order, for notes like "X-Mailer (2), User-Agent (1)".
 class NameCounts {
-public:
+  public:
     void add(std::string_view name) {
         for (auto& [n, c] : items_) {
             if (util::iequals(n, name)) {
@@ -1023,16 +1071,18 @@ public:
     bool empty() const { return items_.empty(); }
     std::string str() const {
         std::string out;
-        for (const auto& [n, c] : items_) out += (out.empty() ? "" : ", ") + n + " (" + std::to_string(c) + ")";
+        for (const auto& [n, c] : items_)
+            out += (out.empty() ? "" : ", ") + n + " (" + std::to_string(c) + ")";
         return out;
     }
     std::string names() const {
         std::string out;
-        for (const auto& [n, c] : items_) out += (out.empty() ? "" : ", ") + n;
+        for (const auto& [n, c] : items_)
+            out += (out.empty() ? "" : ", ") + n;
         return out;
     }
 
-private:
+  private:
     std::vector<std::pair<std::string, size_t>> items_;
 };
 
@@ -1040,23 +1090,23 @@ private:
 // One message's pass.
 
 class Run {
-public:
+  public:
     Run(const HygieneSettings& s, const util::Clock& clock, Message& msg, Notes& notes)
         : s_(s), clock_(clock), msg_(msg), notes_(notes) {}
 
     Verdict go() {
         using Rule = bool (Run::*)();
         static constexpr std::array<Rule, 14> kRules = {
-            &Run::headerSize,  &Run::from,      &Run::fromMailbox,     &Run::duplicates, &Run::singleDate,
+            &Run::headerSize,      &Run::from,         &Run::fromMailbox,     &Run::duplicates, &Run::singleDate,
             &Run::singleMessageId, &Run::stripHeaders, &Run::privateReceived, &Run::forgedAuth, &Run::date,
-            &Run::messageId,   &Run::eightBit,  &Run::lineLength,      &Run::mimeVersion};
+            &Run::messageId,       &Run::eightBit,     &Run::lineLength,      &Run::mimeVersion};
         for (Rule r : kRules) {
             if (!(this->*r)()) break;
         }
         return verdict_ ? *verdict_ : Verdict::proceed();
     }
 
-private:
+  private:
     enum class Step { Skip, Apply, Stop };
 
     void note(std::string text) { notes_.add("hygiene: " + std::move(text)); }
@@ -1078,7 +1128,8 @@ private:
                     note("would reject " + std::string(rule) + ": " + problem);
                     return Step::Skip;
                 }
-                verdict_ = Verdict::reject(code, xcode, "rampart hygiene rule " + std::string(rule) + ": " + reply, "hygiene");
+                verdict_ =
+                    Verdict::reject(code, xcode, "rampart hygiene rule " + std::string(rule) + ": " + reply, "hygiene");
                 return Step::Stop;
             case A::Fix:
             case A::Strip:
@@ -1097,13 +1148,14 @@ private:
     // ---- header-size
     bool headerSize() {
         uint64_t bytes = 0;
-        for (const auto& f : fields()) bytes += f.name.size() + f.value.size() + 3;
+        for (const auto& f : fields())
+            bytes += f.name.size() + f.value.size() + 3;
         std::string problem, reply;
         if (bytes > s_.headerSizeLimit) {
             problem = "the header block is " + std::to_string(bytes) + " bytes (hygiene_header_size_limit is " +
                       std::to_string(s_.headerSizeLimit) + ")";
-            reply = "Your message exceeded the message header size limit: the header block is " + std::to_string(bytes) +
-                    " bytes, the limit is " + std::to_string(s_.headerSizeLimit) +
+            reply = "Your message exceeded the message header size limit: the header block is " +
+                    std::to_string(bytes) + " bytes, the limit is " + std::to_string(s_.headerSizeLimit) +
                     ". Gmail and Yahoo refuse oversized headers (\"Header too big\")";
         } else if (fields().size() > kMaxFields) {
             problem = "the header block has " + std::to_string(fields().size()) + " fields (the limit is 5000)";
@@ -1122,11 +1174,13 @@ private:
         if (n == 0) {
             return decide("from", "no From header field",
                           "This message is not RFC 5322 compliant: 'From' header is missing. Gmail, Yahoo and "
-                          "Outlook.com need exactly one From header field; see " + std::string(kGmailRfcPage)) != Step::Stop;
+                          "Outlook.com need exactly one From header field; see " +
+                              std::string(kGmailRfcPage)) != Step::Stop;
         }
         return decide("from", std::to_string(n) + " From header fields",
                       "This message is not RFC 5322 compliant: Multiple 'From' headers found (" + std::to_string(n) +
-                          "). Send it with exactly one From header field; see " + std::string(kGmailRfcPage)) != Step::Stop;
+                          "). Send it with exactly one From header field; see " + std::string(kGmailRfcPage)) !=
+               Step::Stop;
     }
 
     // ---- from-mailbox
@@ -1148,8 +1202,9 @@ private:
             multiple = true;
         } else {
             const mail::Mailbox& mb = list->front();
-            auto ascii = mb.domain.empty() || mb.domain.front() == '[' ? util::Result<std::string>(util::err("a domain literal"))
-                                                                       : mail::toAsciiDomain(mb.domain);
+            auto ascii = mb.domain.empty() || mb.domain.front() == '['
+                             ? util::Result<std::string>(util::err("a domain literal"))
+                             : mail::toAsciiDomain(mb.domain);
             if (!ascii) {
                 detail = "the domain " + quoted(mb.domain) + " is not a valid domain name (" + ascii.error() + ")";
             } else if (ascii->find('.') == std::string::npos) {
@@ -1167,7 +1222,8 @@ private:
         }
         return decide("from-mailbox", problem,
                       "Messages missing a valid address in the From: header, or having no From: header, are not "
-                      "accepted (" + detail + ")") != Step::Stop;
+                      "accepted (" +
+                          detail + ")") != Step::Stop;
     }
 
     // ---- duplicate-headers
@@ -1179,12 +1235,15 @@ private:
         }
         if (dups.empty()) return true;
         std::string problem;
-        for (const auto& [name, n] : dups) problem += (problem.empty() ? "" : ", ") + name + " (" + std::to_string(n) + ")";
+        for (const auto& [name, n] : dups)
+            problem += (problem.empty() ? "" : ", ") + name + " (" + std::to_string(n) + ")";
         problem = "multiple " + problem;
-        std::string reply = "This message is not RFC 5322 compliant. There are multiple " + dups.front().first + " headers";
+        std::string reply =
+            "This message is not RFC 5322 compliant. There are multiple " + dups.front().first + " headers";
         if (dups.size() > 1) {
             std::string others;
-            for (size_t k = 1; k < dups.size(); ++k) others += (k > 1 ? ", " : "") + dups[k].first;
+            for (size_t k = 1; k < dups.size(); ++k)
+                others += (k > 1 ? ", " : "") + dups[k].first;
             reply += " (and multiple " + others + ")";
         }
         reply += ". Gmail and Yahoo refuse duplicate headers; send each of these fields once";
@@ -1213,7 +1272,8 @@ private:
 
     // Removes the fields at `indexes` (ascending), last first so earlier indexes stay valid.
     void removeAll(const std::vector<size_t>& indexes) {
-        for (auto it = indexes.rbegin(); it != indexes.rend(); ++it) msg_.removeHeader(*it);
+        for (auto it = indexes.rbegin(); it != indexes.rend(); ++it)
+            msg_.removeHeader(*it);
     }
 
     // ---- strip-headers
@@ -1361,7 +1421,8 @@ private:
     std::optional<std::string> generateId(const std::string& domain) {
         unsigned char random[16];
         if (RAND_bytes(random, sizeof random) != 1) {
-            verdict_ = Verdict::tempfail("451", "4.3.0", "rampart: no random bytes for a Message-ID, try again later", "error");
+            verdict_ = Verdict::tempfail("451", "4.3.0", "rampart: no random bytes for a Message-ID, try again later",
+                                         "error");
             return std::nullopt;
         }
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch()).count();
@@ -1481,7 +1542,8 @@ private:
                                (smtputf8() ? " is not valid UTF-8" : " and the message was not sent with SMTPUTF8") +
                                ". Use a mail client that encodes such text (RFC 2047) or sends SMTPUTF8");
         if (step == Step::Apply) {
-            for (auto& f : fixes) msg_.changeHeader(f.index, std::move(f.value));
+            for (auto& f : fixes)
+                msg_.changeHeader(f.index, std::move(f.value));
             note("RFC 2047-encoded 8-bit in " + fixed.names());
         }
         return step != Step::Stop;
@@ -1519,7 +1581,8 @@ private:
                            "This message is not RFC 5322 compliant: " + what +
                                " (the limit is 998 octets per line, RFC 5322 section 2.1.1)");
         if (step == Step::Apply) {
-            for (auto& [i, v] : fixes) msg_.changeHeader(i, std::move(v));
+            for (auto& [i, v] : fixes)
+                msg_.changeHeader(i, std::move(v));
             note("refolded " + fixed.names());
         }
         return step != Step::Stop;
@@ -1561,7 +1624,8 @@ std::optional<RuleAction> parseAction(std::string_view s) {
 
 std::string actionList(const std::vector<RuleAction>& actions) {
     std::string out;
-    for (RuleAction a : actions) out += (out.empty() ? "" : ", ") + std::string(ruleActionName(a));
+    for (RuleAction a : actions)
+        out += (out.empty() ? "" : ", ") + std::string(ruleActionName(a));
     return out;
 }
 
@@ -1591,52 +1655,83 @@ bool validFieldName(std::string_view name) {
 
 std::string_view ruleActionName(RuleAction a) {
     switch (a) {
-        case A::Off: return "off";
-        case A::Warn: return "warn";
-        case A::Strip: return "strip";
-        case A::Fix: return "fix";
-        case A::Reject: return "reject";
+        case A::Off:
+            return "off";
+        case A::Warn:
+            return "warn";
+        case A::Strip:
+            return "strip";
+        case A::Fix:
+            return "fix";
+        case A::Reject:
+            return "reject";
     }
     return "off";
 }
 
 const std::vector<HygieneRule>& hygieneRules() {
     static const std::vector<HygieneRule> rules = {
-        {"from", A::Reject, {A::Reject, A::Warn, A::Off},
+        {"from",
+         A::Reject,
+         {A::Reject, A::Warn, A::Off},
          "RFC 5322 section 3.6 requires exactly one From field, and Gmail refuses a message with none or several "
          "(550 5.7.1 \"not RFC 5322 compliant: Multiple 'From' headers found\")."},
-        {"from-mailbox", A::Reject, {A::Reject, A::Warn, A::Off},
+        {"from-mailbox",
+         A::Reject,
+         {A::Reject, A::Warn, A::Off},
          "DMARC needs one author domain, and Gmail refuses a From field without a valid address or with several "
          "(\"Multiple addresses in the From: header are not accepted\")."},
-        {"date", A::Fix, {A::Fix, A::Reject, A::Warn, A::Off},
+        {"date",
+         A::Fix,
+         {A::Fix, A::Reject, A::Warn, A::Off},
          "RFC 5322 section 3.6 requires exactly one Date (orig-date 1..1) in date-time syntax, and Yahoo refuses "
          "duplicate headers and header values it cannot decode."},
-        {"message-id", A::Fix, {A::Fix, A::Reject, A::Warn, A::Off},
+        {"message-id",
+         A::Fix,
+         {A::Fix, A::Reject, A::Warn, A::Off},
          "RFC 5322 section 3.6.4 says every message should have one Message-ID, and Gmail refuses \"Messages "
          "missing a valid Message-ID: header\" (and IDs over 500 characters)."},
-        {"message-id-internal", A::Fix, {A::Fix, A::Reject, A::Warn, A::Off},
+        {"message-id-internal",
+         A::Fix,
+         {A::Fix, A::Reject, A::Warn, A::Off},
          "A Message-ID such as <1234@build-7.corp.local> discloses internal host names to every recipient."},
-        {"duplicate-headers", A::Reject, {A::Reject, A::Warn, A::Off},
+        {"duplicate-headers",
+         A::Reject,
+         {A::Reject, A::Warn, A::Off},
          "RFC 5322 section 3.6 and RFC 2045 allow these fields at most once, and Gmail (\"There are "
          "multiple Subject headers\") and Yahoo (\"Duplicate headers\") refuse duplicates."},
-        {"line-length", A::Fix, {A::Fix, A::Reject, A::Warn, A::Off},
+        {"line-length",
+         A::Fix,
+         {A::Fix, A::Reject, A::Warn, A::Off},
          "RFC 5322 section 2.1.1 limits lines to 998 octets; MTAs on the way cut longer lines, which breaks the "
          "DKIM signature."},
-        {"header-size", A::Reject, {A::Reject, A::Warn, A::Off},
+        {"header-size",
+         A::Reject,
+         {A::Reject, A::Warn, A::Off},
          "Gmail refuses header blocks over 500 KB or 5,000 fields (552 5.3.4 \"Your message exceeded Google's "
          "message header size limits\") and Yahoo refuses headers that are too big."},
-        {"8bit-headers", A::Fix, {A::Fix, A::Reject, A::Warn, A::Off},
+        {"8bit-headers",
+         A::Fix,
+         {A::Fix, A::Reject, A::Warn, A::Off},
          "Without SMTPUTF8 raw 8-bit is not allowed in header fields (RFC 6532, RFC 2047), Postfix bounces such "
          "mail at a hop without SMTPUTF8, and Gmail refuses \"a unicode character in a disallowed header\"."},
-        {"strip-headers", A::Strip, {A::Strip, A::Warn, A::Off},
+        {"strip-headers",
+         A::Strip,
+         {A::Strip, A::Warn, A::Off},
          "Fields such as X-Originating-IP, X-Mailer and User-Agent disclose client addresses and software "
          "versions to every recipient."},
-        {"private-received", A::Strip, {A::Strip, A::Warn, A::Off},
+        {"private-received",
+         A::Strip,
+         {A::Strip, A::Warn, A::Off},
          "Received fields added on the user's side disclose private network addresses and host names."},
-        {"forged-auth", A::Strip, {A::Strip, A::Warn, A::Off},
+        {"forged-auth",
+         A::Strip,
+         {A::Strip, A::Warn, A::Off},
          "Authentication results and signatures supplied by the client are unverified claims (RFC 8601 section 5: "
          "remove forged Authentication-Results); Rampart signs the message itself."},
-        {"mime-version", A::Fix, {A::Fix, A::Warn, A::Off},
+        {"mime-version",
+         A::Fix,
+         {A::Fix, A::Warn, A::Off},
          "RFC 2045 section 4 requires MIME-Version: 1.0 on MIME messages; without it a receiver may treat the "
          "Content-Type as absent."},
     };
@@ -1656,11 +1751,13 @@ HygieneSettings HygieneSettings::defaults() {
 
 HygieneSettings HygieneSettings::fromConfig(const config::Config& cfg, config::Diagnostics& diags) {
     HygieneSettings s;
-    for (const auto& r : hygieneRules()) s.actions[r.id] = r.defaultAction;
+    for (const auto& r : hygieneRules())
+        s.actions[r.id] = r.defaultAction;
 
     const config::SourceLocation rulesAt = cfg.where("hygiene_rules");
     std::string ids;
-    for (const auto& r : hygieneRules()) ids += (ids.empty() ? "" : ", ") + r.id;
+    for (const auto& r : hygieneRules())
+        ids += (ids.empty() ? "" : ", ") + r.id;
     std::set<std::string> seen;
     for (const auto& item : joinAssignments(cfg.list("hygiene_rules"))) {
         const size_t eq = item.find('=');
@@ -1683,8 +1780,8 @@ HygieneSettings HygieneSettings::fromConfig(const config::Config& cfg, config::D
         }
         if (std::find(rule->allowed.begin(), rule->allowed.end(), *action) == rule->allowed.end()) {
             diags.error(rulesAt, "hygiene_rules: rule " + id + " cannot take action " +
-                                     std::string(ruleActionName(*action)) + " (it allows " +
-                                     actionList(rule->allowed) + ")");
+                                     std::string(ruleActionName(*action)) + " (it allows " + actionList(rule->allowed) +
+                                     ")");
             continue;
         }
         if (!seen.insert(id).second) {
@@ -1699,7 +1796,8 @@ HygieneSettings HygieneSettings::fromConfig(const config::Config& cfg, config::D
     const config::SourceLocation stripAt = cfg.where("hygiene_strip_headers");
     for (const auto& entry : cfg.list("hygiene_strip_headers")) {
         const bool wildcard = !entry.empty() && entry.back() == '*';
-        const std::string_view name = wildcard ? std::string_view(entry).substr(0, entry.size() - 1) : std::string_view(entry);
+        const std::string_view name =
+            wildcard ? std::string_view(entry).substr(0, entry.size() - 1) : std::string_view(entry);
         if (!validFieldName(name) || name.find('*') != std::string_view::npos) {
             diags.error(stripAt, "hygiene_strip_headers: " + quoted(entry) +
                                      " is not a header field name (a trailing * matches a prefix, as in X-Source*)");
@@ -1724,8 +1822,8 @@ HygieneSettings HygieneSettings::fromConfig(const config::Config& cfg, config::D
     for (const auto& entry : cfg.list("hygiene_internal_domains")) {
         const std::string d = util::toLower(entry);
         if (d == "." || d.find_first_of("@[]<>") != std::string::npos) {
-            diags.error(internalAt, "hygiene_internal_domains: " + quoted(entry) +
-                                        " is not a domain name or a .suffix");
+            diags.error(internalAt,
+                        "hygiene_internal_domains: " + quoted(entry) + " is not a domain name or a .suffix");
             continue;
         }
         s.internalDomains.push_back(d);

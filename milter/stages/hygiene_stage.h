@@ -63,9 +63,9 @@ const std::vector<HygieneRule>& hygieneRules();
 struct HygieneSettings {
     std::map<std::string, RuleAction> actions;  // every rule id -> action (defaults filled in)
     bool dryRun = false;
-    std::vector<std::string> stripHeaders;      // names; "X-Source*" wildcard allowed
-    std::vector<std::string> internalDomains;   // ".local", "localhost", ...
-    std::string messageIdDomain;                // "" = the From header's domain
+    std::vector<std::string> stripHeaders;     // names; "X-Source*" wildcard allowed
+    std::vector<std::string> internalDomains;  // ".local", "localhost", ...
+    std::string messageIdDomain;               // "" = the From header's domain
     uint64_t headerSizeLimit = 256 * 1024;
     // Parses hygiene_rules ("id=action, ..."), reporting unknown ids and actions a rule cannot take.
     static HygieneSettings fromConfig(const config::Config& cfg, config::Diagnostics& diags);
@@ -75,12 +75,12 @@ struct HygieneSettings {
 };
 
 class HygieneStage final : public Stage {
-public:
+  public:
     HygieneStage(HygieneSettings settings, std::shared_ptr<const util::Clock> clock);
     std::string_view name() const override { return "hygiene"; }
     Verdict onEndOfMessage(Message& msg, BodyObserver* observer, Notes& notes) const override;
 
-private:
+  private:
     HygieneSettings settings_;
     std::shared_ptr<const util::Clock> clock_;
 };

@@ -1,6 +1,5 @@
 #include "milter/stages/stamp_stage.h"
 
-
 #include "mail/address.h"
 #include "mail/domain.h"
 #include "milter/stages/suppression_stage.h"
@@ -32,7 +31,8 @@ std::string checkMailto(std::string_view address) {
 }
 
 void removeAll(Message& msg, std::string_view name) {
-    for (size_t i = msg.find(name); i < msg.headers().size(); i = msg.find(name)) msg.removeHeader(i);
+    for (size_t i = msg.find(name); i < msg.headers().size(); i = msg.find(name))
+        msg.removeHeader(i);
 }
 
 // Items of a List-Unsubscribe value: the text between top-level commas, trimmed.
@@ -70,8 +70,8 @@ StampSettings StampSettings::fromConfig(const config::Config& cfg, config::Diagn
     s.referenceHeader = std::string(util::trim(cfg.str("reference_header")));
     for (char c : s.referenceHeader) {
         if (c <= ' ' || c >= 127 || c == ':') {
-            diags.error(cfg.where("reference_header"), "reference_header: \"" + util::printable(s.referenceHeader) +
-                                                           "\" is not a header field name");
+            diags.error(cfg.where("reference_header"),
+                        "reference_header: \"" + util::printable(s.referenceHeader) + "\" is not a header field name");
             s.referenceHeader.clear();
             break;
         }
@@ -81,8 +81,9 @@ StampSettings StampSettings::fromConfig(const config::Config& cfg, config::Diagn
     if (!s.defaults.urlBase.empty()) {
         std::string e = checkUrlBase(s.defaults.urlBase, http);
         if (!e.empty()) diags.error(cfg.where("unsubscribe_url"), "unsubscribe_url: " + e);
-        if (http) diags.warning(cfg.where("unsubscribe_url"),
-                                "unsubscribe_url is plain http: RFC 8058 one-click needs https, providers ignore it");
+        if (http)
+            diags.warning(cfg.where("unsubscribe_url"),
+                          "unsubscribe_url is plain http: RFC 8058 one-click needs https, providers ignore it");
     }
     s.defaults.mailto = cfg.str("unsubscribe_mailto");
     if (!s.defaults.mailto.empty()) {
@@ -170,8 +171,7 @@ ListUnsubscribeCheck checkListUnsubscribe(const Message& msg) {
     const std::string value = mail::unfold(msg.headers()[msg.find(kListUnsubscribe)].value);
     bool https = false;
     for (const auto& item : splitItems(value)) {
-        if (item.size() < 3 || item.front() != '<' || item.back() != '>' ||
-            item.find(':') == std::string::npos) {
+        if (item.size() < 3 || item.front() != '<' || item.back() != '>' || item.find(':') == std::string::npos) {
             c.problem = "malformed List-Unsubscribe item \"" + util::printable(item, 60) + "\" (RFC 2369: <URI>)";
             return c;
         }

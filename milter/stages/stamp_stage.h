@@ -47,8 +47,10 @@ struct StampSettings {
     static StampSettings fromConfig(const config::Config& cfg, config::Diagnostics& diags);
     // The target for a From domain: the first matching unsubscribe_domains line, else the defaults.
     UnsubscribeTarget targetFor(std::string_view fromDomain) const;
-    bool active() const { return keys && (!referenceHeader.empty() || !defaults.urlBase.empty() ||
-                                          !defaults.mailto.empty() || !domains.empty()); }
+    bool active() const {
+        return keys &&
+               (!referenceHeader.empty() || !defaults.urlBase.empty() || !defaults.mailto.empty() || !domains.empty());
+    }
 };
 
 // Whether an existing List-Unsubscribe (+ -Post) pair is a usable RFC 8058 one-click pair.
@@ -61,7 +63,7 @@ struct ListUnsubscribeCheck {
 ListUnsubscribeCheck checkListUnsubscribe(const Message& msg);
 
 class StampStage final : public Stage {
-public:
+  public:
     StampStage(StampSettings settings, std::shared_ptr<const mail::TenantMap> tenants,
                std::shared_ptr<const util::Clock> clock)
         : settings_(std::move(settings)), tenants_(std::move(tenants)), clock_(std::move(clock)) {}
@@ -69,7 +71,7 @@ public:
     bool wantsRecipients() const override { return settings_.active(); }  // links are per recipient
     Verdict onEndOfMessage(Message& msg, BodyObserver* observer, Notes& notes) const override;
 
-private:
+  private:
     StampSettings settings_;
     std::shared_ptr<const mail::TenantMap> tenants_;
     std::shared_ptr<const util::Clock> clock_;

@@ -54,10 +54,10 @@ Verdict SuppressionStage::onEndOfMessage(Message& msg, BodyObserver*, Notes& not
         notes.add("removed <" + util::printable(r) + "> (" + describeHit(*hit) + ")");
     }
     if (removed > 0 && removed == remaining.size()) {
-        return Verdict::reject("550", "5.7.1",
-                               "every recipient is on the suppression list of " + fromDomain +
-                                   "; rampart will not send this message",
-                               "suppressed");
+        return Verdict::reject(
+            "550", "5.7.1",
+            "every recipient is on the suppression list of " + fromDomain + "; rampart will not send this message",
+            "suppressed");
     }
     return Verdict::proceed();
 }

@@ -22,7 +22,7 @@ namespace rampart::milter {
 std::string fromHeaderDomain(const Message& msg);
 
 class SuppressionStage final : public Stage {
-public:
+  public:
     SuppressionStage(std::shared_ptr<const suppress::Index> index, std::shared_ptr<const mail::TenantMap> tenants,
                      std::shared_ptr<const util::Clock> clock)
         : index_(std::move(index)), tenants_(std::move(tenants)), clock_(std::move(clock)) {}
@@ -31,7 +31,7 @@ public:
     Verdict onRecipient(const Envelope& env, std::string_view rcpt, Notes& notes) const override;
     Verdict onEndOfMessage(Message& msg, BodyObserver* observer, Notes& notes) const override;
 
-private:
+  private:
     int64_t now() const;
     std::shared_ptr<const suppress::Index> index_;
     std::shared_ptr<const mail::TenantMap> tenants_;

@@ -120,8 +120,8 @@ static int verify_message(DKIM_LIB* lib, const char* path, int require) {
         }
         const unsigned char* d = dkim_sig_getdomain(sig);
         const unsigned char* s = dkim_sig_getselector(sig);
-        printf("%s d=%s s=%s a=%s %s %s\n", path, d != NULL ? (const char*)d : "-",
-               s != NULL ? (const char*)s : "-", alg_name(sig), ok ? "pass" : "fail", reason);
+        printf("%s d=%s s=%s a=%s %s %s\n", path, d != NULL ? (const char*)d : "-", s != NULL ? (const char*)s : "-",
+               alg_name(sig), ok ? "pass" : "fail", reason);
         if (ok) {
             passed++;
         } else {
@@ -138,8 +138,7 @@ static int verify_message(DKIM_LIB* lib, const char* path, int require) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: odkim-verify --keys KEYFILE [--require N] [--fixcrlf] message.eml...\n");
+    fprintf(stderr, "usage: odkim-verify --keys KEYFILE [--require N] [--fixcrlf] message.eml...\n");
     exit(2);
 }
 
@@ -181,10 +180,8 @@ int main(int argc, char** argv) {
     unsigned int flags = fixcrlf ? DKIM_LIBFLAGS_FIXCRLF : DKIM_LIBFLAGS_NONE;
     dkim_query_t qtype = DKIM_QUERY_FILE;
     if (dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK ||
-        dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_QUERYMETHOD, &qtype, sizeof qtype) !=
-            DKIM_STAT_OK ||
-        dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_QUERYINFO, (void*)keys, strlen(keys)) !=
-            DKIM_STAT_OK) {
+        dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_QUERYMETHOD, &qtype, sizeof qtype) != DKIM_STAT_OK ||
+        dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_QUERYINFO, (void*)keys, strlen(keys)) != DKIM_STAT_OK) {
         fprintf(stderr, "odkim-verify: cannot set library options\n");
         dkim_close(lib);
         return 2;

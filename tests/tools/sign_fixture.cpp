@@ -135,9 +135,8 @@ std::vector<Message> corpus() {
     bareLf.wire = true;
     m.push_back(bareLf);
     m.push_back({"rfc6376-example", basic + "\r\n C \r\nD \t E\r\n\r\n\r\n"});
-    m.push_back({"trailing-whitespace",
-                 basic + "\r\nline with trailing spaces   \r\n\tleading tab\r\n"
-                         "  runs   of\t\t whitespace  \r\n\r\nafter a blank line\r\n\r\n"});
+    m.push_back({"trailing-whitespace", basic + "\r\nline with trailing spaces   \r\n\tleading tab\r\n"
+                                                "  runs   of\t\t whitespace  \r\n\r\nafter a blank line\r\n\r\n"});
     m.push_back({"eight-bit",
                  "From: =?utf-8?q?J=C3=BCrgen?= <j@example.com>\r\n"
                  "To: bob@example.net\r\n"
@@ -157,18 +156,16 @@ std::vector<Message> corpus() {
             longLine[i] = ' ';
         std::string big;
         for (int i = 0; i < 6000; ++i) {
-            big +=
-                "line " + std::to_string(i) + (i % 3 == 0 ? "   \t" : "") + " of a large body\r\n";
+            big += "line " + std::to_string(i) + (i % 3 == 0 ? "   \t" : "") + " of a large body\r\n";
             if (i % 500 == 0) big += "\r\n\r\n";
         }
-        m.push_back({"long-lines", basic + "\r\n" + longLine + "\r\n" + std::string(998, 'y') +
-                                       "\r\n" + big + "\r\n\r\n"});
+        m.push_back(
+            {"long-lines", basic + "\r\n" + longLine + "\r\n" + std::string(998, 'y') + "\r\n" + big + "\r\n\r\n"});
     }
     {
         std::string many = "From: alice@example.com\r\nTo: bob@example.net\r\n";
         for (int i = 0; i < 12; ++i) {
-            many += "X-Long-Header-Name-Number-" + std::to_string(i) + ": v" + std::to_string(i) +
-                    "\r\n";
+            many += "X-Long-Header-Name-Number-" + std::to_string(i) + ": v" + std::to_string(i) + "\r\n";
         }
         m.push_back({"many-headers", many + "Subject: many\r\n\r\nbody\r\n"});
     }
@@ -239,15 +236,13 @@ int main(int argc, char** argv) {
                 if (msg.simpleBodyOnly && bc != dkim::Canon::Simple) continue;
                 // The body hash must not depend on how the body is chunked.
                 const dkim::Sha256 whole = dkim::hashBody(bc, body);
-                for (size_t chunk :
-                     {size_t{1}, size_t{2}, size_t{3}, size_t{1000}, size_t{65536}}) {
+                for (size_t chunk : {size_t{1}, size_t{2}, size_t{3}, size_t{1000}, size_t{65536}}) {
                     dkim::BodyHasher h(bc);
                     for (size_t pos = 0; pos < body.size(); pos += chunk) {
                         h.update(std::string_view(body).substr(pos, chunk));
                     }
                     if (h.finish() != whole) {
-                        std::cerr << msg.name << ": body hash differs with chunks of " << chunk
-                                  << "\n";
+                        std::cerr << msg.name << ": body hash differs with chunks of " << chunk << "\n";
                         return 1;
                     }
                 }
@@ -268,13 +263,12 @@ int main(int argc, char** argv) {
                     }
                     sigs.push_back("DKIM-Signature:" + *value + "\r\n");
                 }
-                const std::string tag =
-                    std::string(hc == dkim::Canon::Simple ? "simple" : "relaxed") + "-" +
-                    (bc == dkim::Canon::Simple ? "simple" : "relaxed");
+                const std::string tag = std::string(hc == dkim::Canon::Simple ? "simple" : "relaxed") + "-" +
+                                        (bc == dkim::Canon::Simple ? "simple" : "relaxed");
                 const std::string out = msg.wire ? wireForm(msg.raw) : msg.raw;
                 for (size_t i = 0; i < signers.size(); ++i) {
-                    const std::string path = outDir + "/" + msg.name + "." + tag + "." +
-                                             signers[i].selector + ".1sig.eml";
+                    const std::string path =
+                        outDir + "/" + msg.name + "." + tag + "." + signers[i].selector + ".1sig.eml";
                     if (!writeFile(path, sigs[i] + out)) return 2;
                     ++written;
                 }

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "config/config.h"
+
+#include <catch2/catch.hpp>
 
 using namespace rampart::config;
 using namespace std::chrono_literals;
@@ -67,7 +67,8 @@ TEST_CASE("a continuation line needs a key line before it", "[config]") {
 
 TEST_CASE("a missing config file is an error naming the file", "[config]") {
     auto r = loadConfigFile("/nonexistent/rampart.conf");
-    CHECK(r.diagnostics.str() == "/nonexistent/rampart.conf: cannot open configuration file: No such file or directory\n");
+    CHECK(r.diagnostics.str() ==
+          "/nonexistent/rampart.conf: cannot open configuration file: No such file or directory\n");
 }
 
 TEST_CASE("defaults dump lists each key of a program once", "[config]") {

@@ -3,7 +3,6 @@
 // every key must be mentioned in the programs' man pages' "configuration" sections' lists.
 // Regenerate with scripts/gen-docs.sh.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <sstream>
 
@@ -55,9 +54,8 @@ TEST_CASE("conf/rampart.conf lists every key with its default", "[config][docs]"
 }
 
 TEST_CASE("each program's man page names the keys it reads", "[config][docs]") {
-    const std::pair<const char*, unsigned> pages[] = {{"man/rampart-milter.8", kMilter},
-                                                      {"man/rampart-policyd.8", kPolicyd},
-                                                      {"man/rampartctl.8", kCtl}};
+    const std::pair<const char*, unsigned> pages[] = {
+        {"man/rampart-milter.8", kMilter}, {"man/rampart-policyd.8", kPolicyd}, {"man/rampartctl.8", kCtl}};
     for (const auto& [page, program] : pages) {
         std::string text = readFile(page);
         // troff escapes '-' as "\-"; key names only contain '_'.

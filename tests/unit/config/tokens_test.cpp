@@ -1,9 +1,8 @@
-#include <catch2/catch.hpp>
+#include "util/tokens.h"
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-
-#include "util/tokens.h"
 
 using namespace rampart::util;
 using namespace std::chrono_literals;
@@ -41,7 +40,8 @@ TEST_CASE("key files rotate: the first key seals, all open", "[tokens]") {
     auto dir = std::filesystem::temp_directory_path() / "rampart-tokens-test";
     std::filesystem::create_directories(dir);
     auto f = dir / "secrets";
-    std::ofstream(f) << "# new key first\n2 a-newer-secret-of-enough-length\n1 correct horse battery staple, 32 chars\n";
+    std::ofstream(f)
+        << "# new key first\n2 a-newer-secret-of-enough-length\n1 correct horse battery staple, 32 chars\n";
     auto both = Keyring::load("file:" + f.string());
     REQUIRE(both);
     CHECK(both->currentId() == 2);

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "config/values.h"
+
+#include <catch2/catch.hpp>
 
 using namespace rampart::config;
 using namespace std::chrono_literals;

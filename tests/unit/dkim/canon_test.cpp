@@ -80,13 +80,10 @@ Sha256 hashChunked(Canon c, std::string_view body, const std::vector<size_t>& cu
 }  // namespace
 
 TEST_CASE("c= values parse and print as header/body", "[dkim][canon]") {
-    CHECK(*Canonicalization::parse("relaxed/simple") ==
-          Canonicalization{Canon::Relaxed, Canon::Simple});
-    CHECK(*Canonicalization::parse("simple/relaxed") ==
-          Canonicalization{Canon::Simple, Canon::Relaxed});
+    CHECK(*Canonicalization::parse("relaxed/simple") == Canonicalization{Canon::Relaxed, Canon::Simple});
+    CHECK(*Canonicalization::parse("simple/relaxed") == Canonicalization{Canon::Simple, Canon::Relaxed});
     CHECK(*Canonicalization::parse("relaxed") == Canonicalization{Canon::Relaxed, Canon::Simple});
-    CHECK(*Canonicalization::parse(" Relaxed/Relaxed ") ==
-          Canonicalization{Canon::Relaxed, Canon::Relaxed});
+    CHECK(*Canonicalization::parse(" Relaxed/Relaxed ") == Canonicalization{Canon::Relaxed, Canon::Relaxed});
     CHECK(Canonicalization{Canon::Relaxed, Canon::Simple}.str() == "relaxed/simple");
     CHECK(Canonicalization::parse("relaxed").value().str() == "relaxed/simple");
     CHECK(Canonicalization::parse("loose/simple").error() ==
@@ -132,8 +129,7 @@ TEST_CASE("header canonicalisation edge cases", "[dkim][canon]") {
         CHECK(canonicalizeHeader(Canon::Simple, "Subject", " \xe9 ") == "Subject: \xe9 \r\n");
     }
     SECTION("simple keeps everything") {
-        CHECK(canonicalizeHeader(Canon::Simple, "X-Tabbed", "\tvalue\t") ==
-              "X-Tabbed:\tvalue\t\r\n");
+        CHECK(canonicalizeHeader(Canon::Simple, "X-Tabbed", "\tvalue\t") == "X-Tabbed:\tvalue\t\r\n");
     }
 }
 
@@ -281,8 +277,7 @@ TEST_CASE("random bodies match the reference under random chunking", "[dkim][can
             if (pos < body.size()) cuts.push_back(pos);
         }
         for (Canon c : {Canon::Simple, Canon::Relaxed}) {
-            INFO("body: " << rampart::dkim::base64(reinterpret_cast<const uint8_t*>(body.data()),
-                                                   body.size()));
+            INFO("body: " << rampart::dkim::base64(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
             REQUIRE(hashChunked(c, body, cuts) == sha256(referenceBody(c, body)));
         }
     }
@@ -298,9 +293,7 @@ TEST_CASE("finish is idempotent and update after finish is ignored", "[dkim][can
 }
 
 TEST_CASE("base64 encodes and decodes (RFC 4648 vectors)", "[dkim][base64]") {
-    auto enc = [](std::string_view s) {
-        return base64(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-    };
+    auto enc = [](std::string_view s) { return base64(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
     CHECK(enc("") == "");
     CHECK(enc("f") == "Zg==");
     CHECK(enc("fo") == "Zm8=");

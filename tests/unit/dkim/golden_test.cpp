@@ -71,10 +71,9 @@ TEST_CASE("golden DKIM signatures, byte for byte", "[dkim][golden]") {
                 spec.selector = keyName;
                 spec.key = *key;
                 spec.canon = {hc, bc};
-                spec.signedHeaders = {
-                    "From",         "To",           "Subject",      "Date",
-                    "Message-ID",   "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
-                    "X-Mailer-Tag", "Reply-To"};
+                spec.signedHeaders = {"From",         "To",           "Subject",      "Date",
+                                      "Message-ID",   "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+                                      "X-Mailer-Tag", "Reply-To"};
                 spec.oversignedHeaders = {"From", "Subject"};
                 // The milter's way: the body in chunks, a CRLF split between two of them.
                 BodyHasher hasher(bc);

@@ -59,8 +59,7 @@ EvpPkeyPtr publicKeyOf(const PrivateKey& k) {
     REQUIRE(der);
     if (k.algorithm() == KeyAlgorithm::Ed25519) {
         return EvpPkeyPtr(EVP_PKEY_new_raw_public_key(
-            EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(der->data()),
-            der->size()));
+            EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(der->data()), der->size()));
     }
     const auto* p = reinterpret_cast<const unsigned char*>(der->data());
     return EvpPkeyPtr(d2i_PUBKEY(nullptr, &p, static_cast<long>(der->size())));
@@ -74,10 +73,9 @@ bool opensslVerify(const PrivateKey& k, std::string_view data, const std::vector
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     int ok = 0;
     if (k.algorithm() == KeyAlgorithm::Rsa) {
-        ok =
-            EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pub.get()) == 1 &&
-            EVP_DigestVerify(ctx, sig.data(), sig.size(),
-                             reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+        ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pub.get()) == 1 &&
+             EVP_DigestVerify(ctx, sig.data(), sig.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                              data.size()) == 1;
     } else {
         unsigned char digest[32];
         unsigned int len = 0;
@@ -168,16 +166,14 @@ TEST_CASE("weak, foreign, encrypted and malformed keys are refused", "[dkim][key
     SECTION("RSA under 1024 bits") {
         EvpPkeyPtr weak(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{768}));
         REQUIRE(weak);
-        CHECK(PrivateKey::fromPem(pemOf(weak.get())).error() ==
-              "RSA key of 768 bits is too short (minimum 1024)");
+        CHECK(PrivateKey::fromPem(pemOf(weak.get())).error() == "RSA key of 768 bits is too short (minimum 1024)");
         CHECK(PrivateKey::generate(KeyAlgorithm::Rsa, 768).error() ==
               "RSA key size must be between 1024 and 16384 bits, not 768");
     }
     SECTION("EC keys name their type") {
         EvpPkeyPtr ec(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
         REQUIRE(ec);
-        CHECK(PrivateKey::fromPem(pemOf(ec.get())).error() ==
-              "unsupported key type EC (DKIM keys are RSA or Ed25519)");
+        CHECK(PrivateKey::fromPem(pemOf(ec.get())).error() == "unsupported key type EC (DKIM keys are RSA or Ed25519)");
     }
     SECTION("encrypted keys fail without prompting") {
         EvpPkeyPtr raw(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
@@ -194,12 +190,9 @@ TEST_CASE("weak, foreign, encrypted and malformed keys are refused", "[dkim][key
         CHECK(PrivateKey::fromPem("  \n").error() == "no key data");
         CHECK(PrivateKey::fromPem("not a key!").error() ==
               "not a PEM private key, and not base64 DER (base64: invalid character '!')");
-        CHECK(PrivateKey::fromPem("AAAAAAAA")
-                  .error()
-                  .rfind("cannot parse base64 DER private key: ", 0) == 0);
+        CHECK(PrivateKey::fromPem("AAAAAAAA").error().rfind("cannot parse base64 DER private key: ", 0) == 0);
         const std::string truncated = goldenKey("rsa2048.pem").substr(0, 300);
-        CHECK(PrivateKey::fromPem(truncated).error().rfind("cannot parse PEM private key: ", 0) ==
-              0);
+        CHECK(PrivateKey::fromPem(truncated).error().rfind("cannot parse PEM private key: ", 0) == 0);
     }
 }
 
@@ -238,7 +231,8 @@ TEST_CASE("one key signs from many threads at once", "[dkim][key]") {
                 }
             });
         }
-        for (auto& th : threads) th.join();
+        for (auto& th : threads)
+            th.join();
         CHECK(good == std::vector<int>(4, 25));
     }
 }
@@ -288,8 +282,8 @@ TEST_CASE("published key records: tag=value syntax", "[dkim][key]") {
     REQUIRE(rsa);
     const std::string p = (*rsa)->publicKeyBase64();
     SECTION("whitespace inside p= is removed, unknown tags are ignored") {
-        std::string folded = "v=DKIM1;\tk=rsa ; n=some notes here; p=" + p.substr(0, 100) +
-                             " \r\n\t" + p.substr(100, 100) + " " + p.substr(200) + " ;";
+        std::string folded = "v=DKIM1;\tk=rsa ; n=some notes here; p=" + p.substr(0, 100) + " \r\n\t" +
+                             p.substr(100, 100) + " " + p.substr(200) + " ;";
         auto rec = parsePublicKeyRecord(folded);
         REQUIRE(rec);
         CHECK(rec->p == p);
@@ -313,8 +307,7 @@ TEST_CASE("published key records: tag=value syntax", "[dkim][key]") {
     SECTION("errors") {
         CHECK(parsePublicKeyRecord("").error() == "empty key record");
         CHECK(parsePublicKeyRecord("v=DKIM1; k=rsa").error() == "no p= tag (the public key)");
-        CHECK(parsePublicKeyRecord("v=DKIM2; p=" + p).error() ==
-              "unsupported version v=DKIM2 (expected DKIM1)");
+        CHECK(parsePublicKeyRecord("v=DKIM2; p=" + p).error() == "unsupported version v=DKIM2 (expected DKIM1)");
         CHECK(parsePublicKeyRecord("k=rsa; v=DKIM1; p=" + p).error() == "v= must be the first tag");
         CHECK(parsePublicKeyRecord("v=DKIM1; p=" + p + "; p=" + p).error() == "duplicate tag p=");
         CHECK(parsePublicKeyRecord("v=DKIM1; garbage; p=" + p).error() ==
@@ -322,8 +315,7 @@ TEST_CASE("published key records: tag=value syntax", "[dkim][key]") {
         CHECK(parsePublicKeyRecord("v=DKIM1; 9x=1; p=" + p).error() == "invalid tag name \"9x\"");
         CHECK(parsePublicKeyRecord("v=DKIM1; p=abc!def").error() ==
               "p= is not valid base64 (base64: invalid character '!')");
-        CHECK(parsePublicKeyRecord("v=DKIM1; n=caf\xc3\xa9; p=" + p).error() ==
-              "invalid character in n= value");
+        CHECK(parsePublicKeyRecord("v=DKIM1; n=caf\xc3\xa9; p=" + p).error() == "invalid character in n= value");
     }
     SECTION("a p= that is not an RSA public key has no RSA size") {
         CHECK(publishedRsaBits(*parsePublicKeyRecord("p=QUJDRA==")) == 0);
@@ -345,8 +337,8 @@ TEST_CASE("key file safety (RequireSafeKeys)", "[dkim][key]") {
         CHECK(checkKeyFileSafety(k, uid, gid).ok());
         const std::string err = checkKeyFileSafety(k, uid, otherGid).error();
         CHECK(err.rfind(k + " is readable by group gid " + std::to_string(gid), 0) == 0);
-        CHECK(err.find("(mode 0640), which is not rampart's group gid " +
-                       std::to_string(otherGid)) != std::string::npos);
+        CHECK(err.find("(mode 0640), which is not rampart's group gid " + std::to_string(otherGid)) !=
+              std::string::npos);
         CHECK(err.find("; run: chmod 600 " + k) != std::string::npos);
     }
     SECTION("others may have no access at all") {
@@ -408,16 +400,14 @@ TEST_CASE("key file safety (RequireSafeKeys)", "[dkim][key]") {
                       0) == 0);
             CHECK(checkKeyFileSafety(k, 4242, gid).ok());
         } else {
-            CHECK(checkKeyFileSafety(k, uid + 1, gid)
-                      .error()
-                      .rfind(k + " is owned by uid " + std::to_string(uid), 0) == 0);
+            CHECK(checkKeyFileSafety(k, uid + 1, gid).error().rfind(k + " is owned by uid " + std::to_string(uid), 0) ==
+                  0);
         }
     }
     SECTION("missing files and non-files") {
         CHECK(checkKeyFileSafety(dir.path + "/none.key", uid, gid).error() ==
               "cannot check " + dir.path + "/none.key: No such file or directory");
-        CHECK(checkKeyFileSafety(dir.path, uid, gid).error() ==
-              dir.path + " is not a regular file");
+        CHECK(checkKeyFileSafety(dir.path, uid, gid).error() == dir.path + " is not a regular file");
     }
 }
 
@@ -434,8 +424,7 @@ TEST_CASE("loading key files", "[dkim][key]") {
     CHECK((*k)->bits() == 2048);
 
     const std::string open = dir.write("open.key", goldenKey("rsa2048.pem"), 0644);
-    CHECK(loadKeyFile(open, opts).error() ==
-          open + " is readable by other users (mode 0644); run: chmod 600 " + open);
+    CHECK(loadKeyFile(open, opts).error() == open + " is readable by other users (mode 0644); run: chmod 600 " + open);
     opts.requireSafe = false;
     CHECK(loadKeyFile(open, opts).ok());
 

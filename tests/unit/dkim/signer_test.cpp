@@ -68,8 +68,7 @@ std::string tag(const std::string& value, const std::string& name) {
 
 // Re-checks a signature as a verifier would: b= emptied, selected headers bottom-up, the
 // signature header last without CRLF, verified with the public key.
-bool verifyInProcess(const mail::HeaderFields& headers, const std::string& value,
-                     const PrivateKey& key, Canon hc) {
+bool verifyInProcess(const mail::HeaderFields& headers, const std::string& value, const PrivateKey& key, Canon hc) {
     size_t b = value.rfind("b=");
     REQUIRE(b != std::string::npos);
     const std::string emptied = value.substr(0, b + 2);
@@ -104,18 +103,16 @@ bool verifyInProcess(const mail::HeaderFields& headers, const std::string& value
         pub = d2i_PUBKEY(nullptr, &p, static_cast<long>(der->size()));
     } else {
         pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                          reinterpret_cast<const unsigned char*>(der->data()),
-                                          der->size());
+                                          reinterpret_cast<const unsigned char*>(der->data()), der->size());
     }
     REQUIRE(pub != nullptr);
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     const auto* sigData = reinterpret_cast<const unsigned char*>(sig->data());
     int ok = 0;
     if (key.algorithm() == KeyAlgorithm::Rsa) {
-        ok =
-            EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pub) == 1 &&
-            EVP_DigestVerify(ctx, sigData, sig->size(),
-                             reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+        ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pub) == 1 &&
+             EVP_DigestVerify(ctx, sigData, sig->size(), reinterpret_cast<const unsigned char*>(data.data()),
+                              data.size()) == 1;
     } else {
         unsigned char digest[32];
         unsigned int len = 0;
@@ -172,17 +169,15 @@ TEST_CASE("signature layout: tag order, folding, lengths", "[dkim][signer]") {
         CHECK(flat.rfind(" v=1; a=" + alg + "; c=relaxed/relaxed; d=example.com; s=sel;", 0) == 0);
         // Tags in order.
         size_t last = 0;
-        for (const char* t :
-             {" v=1;", " a=", " c=", " d=", " s=", "t=1700000000;", " x=1700003600;",
-              "h=From:From:To:Subject:X-Tag:X-Tag:Cc;", "bh=", " b="}) {
+        for (const char* t : {" v=1;", " a=", " c=", " d=", " s=", "t=1700000000;", " x=1700003600;",
+                              "h=From:From:To:Subject:X-Tag:X-Tag:Cc;", "bh=", " b="}) {
             size_t pos = flat.find(t, last);
             INFO(t);
             REQUIRE(pos != std::string::npos);
             last = pos;
         }
         CHECK(tag(*value, "bh") == base64(bh.data(), bh.size()));
-        CHECK(base64Decode(tag(*value, "b"))->size() ==
-              (key->algorithm() == KeyAlgorithm::Rsa ? 256u : 64u));
+        CHECK(base64Decode(tag(*value, "b"))->size() == (key->algorithm() == KeyAlgorithm::Rsa ? 256u : 64u));
         // Lines: CRLF TAB folding, at most 78 characters ("DKIM-Signature:" on the first).
         const std::string full = "DKIM-Signature:" + *value;
         CHECK(full.find('\n') != std::string::npos);
@@ -232,8 +227,7 @@ TEST_CASE("bare LF folding in values signs like CRLF folding", "[dkim][signer]")
         SignatureSpec spec = baseSpec(key);
         spec.canon = {hc, Canon::Relaxed};
         const Sha256 bh = hashBody(Canon::Relaxed, "");
-        CHECK(*signMessage(lf, bh, spec, at(1700000000)) ==
-              *signMessage(kHeaders, bh, spec, at(1700000000)));
+        CHECK(*signMessage(lf, bh, spec, at(1700000000)) == *signMessage(kHeaders, bh, spec, at(1700000000)));
     }
 }
 
@@ -263,17 +257,14 @@ TEST_CASE("signMessage refuses bad specs", "[dkim][signer]") {
     CHECK(signMessage(kHeaders, bh, spec, at(0)).error() == "no signing key");
     spec = baseSpec(key);
     spec.domain = "exa mple.com";
-    CHECK(signMessage(kHeaders, bh, spec, at(0)).error() ==
-          "invalid signing domain \"exa mple.com\"");
+    CHECK(signMessage(kHeaders, bh, spec, at(0)).error() == "invalid signing domain \"exa mple.com\"");
     spec = baseSpec(key);
     spec.selector = "a;b";
     CHECK(signMessage(kHeaders, bh, spec, at(0)).error() == "invalid selector \"a;b\"");
     spec = baseSpec(key);
     spec.signedHeaders.push_back("Bad Name");
-    CHECK(signMessage(kHeaders, bh, spec, at(0)).error() ==
-          "invalid header field name \"Bad Name\"");
+    CHECK(signMessage(kHeaders, bh, spec, at(0)).error() == "invalid header field name \"Bad Name\"");
     spec = baseSpec(key);
     spec.oversignedHeaders.push_back("Bad:Name");
-    CHECK(signMessage(kHeaders, bh, spec, at(0)).error() ==
-          "invalid header field name \"Bad:Name\"");
+    CHECK(signMessage(kHeaders, bh, spec, at(0)).error() == "invalid header field name \"Bad:Name\"");
 }

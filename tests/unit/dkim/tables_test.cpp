@@ -106,11 +106,10 @@ TEST_CASE("SigningTable file: OpenDKIM lookup order", "[dkim][tables]") {
     CHECK(t.entries()[1].key == "user@*");
 
     CHECK(t.lookup("user@sub.mail.example.com", true) ==
-          std::vector<std::string>{"k-dot-mail", "k-user-dot-example", "k-dot-example",
-                                   "k-user-any", "k-default"});
-    CHECK(t.lookup("user@mail.example.com", true) ==
-          std::vector<std::string>{"k-exact", "k-exact-2", "k-host", "k-user-dot-example",
-                                   "k-dot-example", "k-user-any", "k-default"});
+          std::vector<std::string>{"k-dot-mail", "k-user-dot-example", "k-dot-example", "k-user-any", "k-default"});
+    CHECK(t.lookup("user@mail.example.com", true) == std::vector<std::string>{"k-exact", "k-exact-2", "k-host",
+                                                                              "k-user-dot-example", "k-dot-example",
+                                                                              "k-user-any", "k-default"});
     CHECK(t.lookup("USER@Mail.Example.COM", false) == std::vector<std::string>{"k-exact"});
     CHECK(t.lookup("other@mail.example.com", false) == std::vector<std::string>{"k-exact"});
     CHECK(t.lookup("x@mail.example.com", false) == std::vector<std::string>{"k-host"});
@@ -140,8 +139,7 @@ TEST_CASE("SigningTable refile: wildcards in file order", "[dkim][tables]") {
         "signing.re", true, d);
     CHECK(errors(d) == "");
     CHECK(t.regexStyle());
-    CHECK(t.lookup("bulk@newsletter.example.com", true) ==
-          std::vector<std::string>{"k-news", "k-sub", "k-any"});
+    CHECK(t.lookup("bulk@newsletter.example.com", true) == std::vector<std::string>{"k-news", "k-sub", "k-any"});
     CHECK(t.lookup("bulk@newsletter.example.com", false) == std::vector<std::string>{"k-news"});
     CHECK(t.lookup("a@EXAMPLE.com", true) == std::vector<std::string>{"k-main", "k-any"});
     CHECK(t.lookup("a@example.org", false) == std::vector<std::string>{"k-any"});
@@ -216,7 +214,6 @@ TEST_CASE("tables load from file: and refile: references", "[dkim][tables]") {
     CHECK(KeyTable::load({}, d3).entries().empty());
     CHECK(errors(d3) == dir + "/missing: cannot open key table: No such file or directory\n" + dir +
                             ": signing table is not a regular file\n" + dir +
-                            "/x.db: unsupported table type \"sqlite\" for a KeyTable (use file:" +
-                            dir + "/x.db)\n");
+                            "/x.db: unsupported table type \"sqlite\" for a KeyTable (use file:" + dir + "/x.db)\n");
     std::filesystem::remove_all(dir);
 }

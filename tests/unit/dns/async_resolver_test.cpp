@@ -18,8 +18,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<AsyncResolver> make(const std::string& server,
-                                    std::chrono::milliseconds timeout = 3000ms) {
+std::unique_ptr<AsyncResolver> make(const std::string& server, std::chrono::milliseconds timeout = 3000ms) {
     ResolverOptions o;
     o.servers = {server};
     o.timeout = timeout;
@@ -41,16 +40,14 @@ int drive(AsyncResolver& r, std::chrono::milliseconds limit = 5000ms) {
         CHECK(*timeout <= r.timeout() + 1ms);
         std::vector<pollfd> fds;
         for (const auto& s : r.sockets()) {
-            fds.push_back(
-                {s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)), 0});
+            fds.push_back({s.fd, static_cast<short>((s.read ? POLLIN : 0) | (s.write ? POLLOUT : 0)), 0});
         }
         const int n = ::poll(fds.data(), fds.size(), static_cast<int>(timeout->count()));
         REQUIRE(n >= 0);
         if (n == 0) r.process(-1, -1);
         for (const auto& p : fds) {
             if (p.revents == 0) continue;
-            r.process((p.revents & (POLLIN | POLLERR | POLLHUP)) ? p.fd : -1,
-                      (p.revents & POLLOUT) ? p.fd : -1);
+            r.process((p.revents & (POLLIN | POLLERR | POLLHUP)) ? p.fd : -1, (p.revents & POLLOUT) ? p.fd : -1);
         }
         ++rounds;
     }

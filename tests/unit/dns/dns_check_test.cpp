@@ -76,13 +76,12 @@ TEST_CASE("checkPublishedKeys classifies every kind of published record", "[dns]
     const auto otherRsa = generate(KeyAlgorithm::Rsa, 1024);
     const auto ed = generate(KeyAlgorithm::Ed25519);
     const auto otherEd = generate(KeyAlgorithm::Ed25519);
-    const std::string edSpki = b64(unb64("MCowBQYDK2VwAyEA") +
-                                   unb64(ed->publicKeyBase64()));  // 302a300506032b6570032100 + key
+    const std::string edSpki =
+        b64(unb64("MCowBQYDK2VwAyEA") + unb64(ed->publicKeyBase64()));  // 302a300506032b6570032100 + key
 
     LoopbackDns dns;
     dns.txt("rsa._domainkey.ok.test", rsa->dnsRecord())  // > 255 bytes: several strings
-        .txt("pkcs1._domainkey.ok.test",
-             "v=DKIM1; k=rsa; p=" + b64(pkcs1FromSpki(rsa->publicKeyBase64())))
+        .txt("pkcs1._domainkey.ok.test", "v=DKIM1; k=rsa; p=" + b64(pkcs1FromSpki(rsa->publicKeyBase64())))
         .txt("nok._domainkey.ok.test", "p=" + withSpaces(rsa->publicKeyBase64()))  // k= absent: rsa
         .txt("ed._domainkey.ok.test", ed->dnsRecord())
         .txt("several._domainkey.ok.test", otherRsa->dnsRecord())
@@ -127,10 +126,8 @@ TEST_CASE("checkPublishedKeys classifies every kind of published record", "[dns]
         {"short.test", "rsa", rsa, KeyCheckStatus::TooShort, "512-bit RSA key"},
         {"type.test", "ed", ed, KeyCheckStatus::WrongType, "k=rsa but the signing key is ed25519"},
         {"type.test", "noktag", ed, KeyCheckStatus::WrongType, "k=rsa"},
-        {"type.test", "rsa", rsa, KeyCheckStatus::WrongType,
-         "k=ed25519 but the signing key is rsa"},
-        {"bad.test", "spf", rsa, KeyCheckStatus::Malformed,
-         "not a DKIM key record (\"v=spf1 -all\")"},
+        {"type.test", "rsa", rsa, KeyCheckStatus::WrongType, "k=ed25519 but the signing key is rsa"},
+        {"bad.test", "spf", rsa, KeyCheckStatus::Malformed, "not a DKIM key record (\"v=spf1 -all\")"},
         {"bad.test", "b64", rsa, KeyCheckStatus::Malformed, "not a valid DKIM key record"},
         {"bad.test", "notkey", rsa, KeyCheckStatus::Malformed, "not an RSA public key"},
         {"bad.test", "edspki", ed, KeyCheckStatus::Malformed, "SubjectPublicKeyInfo"},
@@ -159,10 +156,8 @@ TEST_CASE("checkPublishedKeys classifies every kind of published record", "[dns]
         CHECK(r.name == std::string(c.selector) + "._domainkey." + domain);
         CHECK(r.status == c.expected);
         CHECK_THAT(r.detail, Catch::Contains(c.detailPart));
-        CHECK(r.failing() ==
-              (c.expected != KeyCheckStatus::Ok && c.expected != KeyCheckStatus::DnsError));
-        const bool wantsRecord =
-            c.expected != KeyCheckStatus::Ok && c.expected != KeyCheckStatus::DnsError;
+        CHECK(r.failing() == (c.expected != KeyCheckStatus::Ok && c.expected != KeyCheckStatus::DnsError));
+        const bool wantsRecord = c.expected != KeyCheckStatus::Ok && c.expected != KeyCheckStatus::DnsError;
         if (wantsRecord && c.key) {
             CHECK_THAT(r.detail, Catch::Contains(c.key->dnsRecord()));  // what to publish instead
         }
@@ -170,8 +165,7 @@ TEST_CASE("checkPublishedKeys classifies every kind of published record", "[dns]
     }
 }
 
-TEST_CASE("checkPublishedKeys: an unreachable DNS server is a dns error, not a failure",
-          "[dns][dkim]") {
+TEST_CASE("checkPublishedKeys: an unreachable DNS server is a dns error, not a failure", "[dns][dkim]") {
     const auto ed = generate(KeyAlgorithm::Ed25519);
     SilentDns silent;
     dns::ResolverOptions opts;

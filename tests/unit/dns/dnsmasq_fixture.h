@@ -113,8 +113,7 @@ inline std::string dnsQuery(std::string_view name, uint16_t type) {
 }
 
 // Sends one UDP query to 127.0.0.1:port and returns the raw answer ("" on no answer in time).
-inline std::string udpExchange(uint16_t port, const std::string& query,
-                               std::chrono::milliseconds wait) {
+inline std::string udpExchange(uint16_t port, const std::string& query, std::chrono::milliseconds wait) {
     const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return "";
     sockaddr_in a{};
@@ -122,8 +121,7 @@ inline std::string udpExchange(uint16_t port, const std::string& query,
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = htons(port);
     std::string answer;
-    if (::sendto(fd, query.data(), query.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) >=
-        0) {
+    if (::sendto(fd, query.data(), query.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) >= 0) {
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(wait.count())) == 1 && (p.revents & POLLIN) != 0) {
             char buf[4096];
@@ -260,19 +258,18 @@ class LoopbackDns {
 
   private:
     std::vector<std::string> commandLine() const {
-        std::vector<std::string> a = {
-            kDnsmasq,
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--no-poll",
-            "--conf-file=/dev/null",
-            v6_ ? "--listen-address=127.0.0.1,::1" : "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--port=" + std::to_string(port_),
-            "--pid-file=",
-            "--log-facility=-",
-            "--local-ttl=" + std::to_string(ttl_)};
+        std::vector<std::string> a = {kDnsmasq,
+                                      "--keep-in-foreground",
+                                      "--no-resolv",
+                                      "--no-hosts",
+                                      "--no-poll",
+                                      "--conf-file=/dev/null",
+                                      v6_ ? "--listen-address=127.0.0.1,::1" : "--listen-address=127.0.0.1",
+                                      "--bind-interfaces",
+                                      "--port=" + std::to_string(port_),
+                                      "--pid-file=",
+                                      "--log-facility=-",
+                                      "--local-ttl=" + std::to_string(ttl_)};
         if (::geteuid() == 0) a.push_back("--user=root");
         if (authTtl_) {
             a.push_back("--auth-server=ns." + zone_ + ",127.0.0.1");
@@ -307,8 +304,7 @@ class LoopbackDns {
         const int rc = ::posix_spawn(&pid, kDnsmasq, &fa, nullptr, argv.data(), environ);
         posix_spawn_file_actions_destroy(&fa);
         ::close(logFd);
-        if (rc != 0)
-            throw std::runtime_error(std::string("posix_spawn dnsmasq: ") + std::strerror(rc));
+        if (rc != 0) throw std::runtime_error(std::string("posix_spawn dnsmasq: ") + std::strerror(rc));
         pid_ = pid;
 
         // Ready when it answers anything (NXDOMAIN or REFUSED are answers too).

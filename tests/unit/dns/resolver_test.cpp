@@ -36,9 +36,8 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 }  // namespace
 
 TEST_CASE("TXT records: single, multi-string, long and several at one name", "[dns]") {
-    const std::string dkim2048 =
-        "v=DKIM1; k=rsa; p=" + std::string(392, 'A');  // the size of an RSA-2048 DKIM record
-    const std::string huge(3000, 'x');                 // over 512 bytes: UDP truncated, then TCP
+    const std::string dkim2048 = "v=DKIM1; k=rsa; p=" + std::string(392, 'A');  // the size of an RSA-2048 DKIM record
+    const std::string huge(3000, 'x');  // over 512 bytes: UDP truncated, then TCP
     LoopbackDns dns;
     dns.txt("single.test", "hello world")
         .txtStrings("multi.test", {"v=DKIM1; k=ed25519; ", "", "p=abc", " def"})
@@ -219,8 +218,7 @@ TEST_CASE("a server that never answers gives Timeout within the configured time"
     const auto elapsed = std::chrono::steady_clock::now() - start;
     for (const auto& a : answers) {
         CHECK(a.status == Status::Timeout);
-        CHECK_THAT(a.error,
-                   Catch::Contains("no answer from " + silent.address() + " within 300 ms"));
+        CHECK_THAT(a.error, Catch::Contains("no answer from " + silent.address() + " within 300 ms"));
     }
     // Concurrent: five names take one timeout, not five; and the retries use the time given.
     CHECK(elapsed >= 250ms);
@@ -289,8 +287,7 @@ TEST_CASE("bad names and bad server addresses are errors, not exceptions", "[dns
     REQUIRE(b.size() == 2);
     for (const auto& m : b) {
         CHECK(m.status == Status::Error);
-        CHECK_THAT(m.error, Catch::Contains("expected a DNS server address") &&
-                                Catch::Contains("dns.example.com"));
+        CHECK_THAT(m.error, Catch::Contains("expected a DNS server address") && Catch::Contains("dns.example.com"));
     }
     ResolverOptions zero = at(dns.address());
     zero.timeout = 0ms;
@@ -306,9 +303,8 @@ TEST_CASE("server addresses parse to a canonical form", "[dns]") {
     CHECK(parseServerAddress("::1")->port == 53);
     CHECK(parseServerAddress("::1")->ipv6());
     CHECK_FALSE(parseServerAddress("192.0.2.53")->ipv6());
-    for (const char* bad :
-         {"", "dns.example.com", "192.0.2.53:", "192.0.2.53:0", "192.0.2.53:65536", "192.0.2.53:x",
-          "[192.0.2.53]:53", "[::1", "[::1]53", "[::1]:", "999.1.1.1", "1.2.3.4:53:53x"}) {
+    for (const char* bad : {"", "dns.example.com", "192.0.2.53:", "192.0.2.53:0", "192.0.2.53:65536", "192.0.2.53:x",
+                            "[192.0.2.53]:53", "[::1", "[::1]53", "[::1]:", "999.1.1.1", "1.2.3.4:53:53x"}) {
         INFO(bad);
         auto r = parseServerAddress(bad);
         REQUIRE_FALSE(r);

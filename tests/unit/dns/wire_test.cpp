@@ -41,8 +41,7 @@ std::string rr(const std::string& owner, uint16_t type, uint32_t ttl, const std:
 const std::string kPtr("\xc0\x0c", 2);  // compression pointer to the question name
 
 std::string soa(uint32_t minimum) {
-    return name("ns.example.test") + kPtr + u32(1) + u32(7200) + u32(900) + u32(86400) +
-           u32(minimum);
+    return name("ns.example.test") + kPtr + u32(1) + u32(7200) + u32(900) + u32(86400) + u32(minimum);
 }
 
 auto scan(const std::string& m) {
@@ -65,8 +64,7 @@ TEST_CASE("wire: the smallest answer TTL is reported", "[dns][wire]") {
 }
 
 TEST_CASE("wire: TTLs over 2^31-1 count as zero", "[dns][wire]") {
-    auto t = scan(header(2, 0) + question() + rr(kPtr, 16, 0x80000000u, "\x01x") +
-                  rr(kPtr, 16, 50, "\x01y"));
+    auto t = scan(header(2, 0) + question() + rr(kPtr, 16, 0x80000000u, "\x01x") + rr(kPtr, 16, 50, "\x01y"));
     REQUIRE(t);
     CHECK(*t->answer == 0);
     t = scan(header(1, 0) + question() + rr(kPtr, 16, 0x7fffffffu, "\x01x"));
@@ -116,16 +114,14 @@ TEST_CASE("wire: every truncation of a message is an error, never an overread", 
 TEST_CASE("wire: malformed names and records are errors", "[dns][wire]") {
     CHECK_FALSE(scanTtls(nullptr, 0));
     // Reserved label type (0x40) in the question.
-    CHECK_FALSE(scan(header(0, 0) + std::string("\x41", 1) + "a" + std::string(1, '\0') + u16(16) +
-                     u16(1)));
+    CHECK_FALSE(scan(header(0, 0) + std::string("\x41", 1) + "a" + std::string(1, '\0') + u16(16) + u16(1)));
     // RDLENGTH beyond the message.
-    CHECK_FALSE(
-        scan(header(1, 0) + question() + kPtr + u16(16) + u16(1) + u32(5) + u16(200) + "ab"));
+    CHECK_FALSE(scan(header(1, 0) + question() + kPtr + u16(16) + u16(1) + u32(5) + u16(200) + "ab"));
     // An SOA whose RDATA is too short for its five numbers (the next record's bytes must not
     // count).
     const std::string shortSoa = name("ns.test") + name("h.test") + u32(1) + u32(2);
-    CHECK_FALSE(scan(header(0, 2) + question() + rr(kPtr, 6, 60, shortSoa) +
-                     rr(kPtr, 16, 1, u32(7) + u32(8) + u32(9))));
+    CHECK_FALSE(
+        scan(header(0, 2) + question() + rr(kPtr, 6, 60, shortSoa) + rr(kPtr, 16, 1, u32(7) + u32(8) + u32(9))));
     // Counts larger than the records present.
     CHECK_FALSE(scan(header(5, 0) + question() + rr(kPtr, 16, 300, "\x01x")));
 }
@@ -152,8 +148,7 @@ TEST_CASE("wire: random bytes never crash the scanner", "[dns][wire]") {
         } else {  // a valid message with a few bytes flipped
             m = base;
             for (int k = 0; k < 3; ++k) {
-                m[std::uniform_int_distribution<size_t>(0, m.size() - 1)(rng)] =
-                    static_cast<char>(byte(rng));
+                m[std::uniform_int_distribution<size_t>(0, m.size() - 1)(rng)] = static_cast<char>(byte(rng));
             }
         }
         std::unique_ptr<unsigned char[]> copy(new unsigned char[m.empty() ? 1 : m.size()]);

@@ -51,8 +51,7 @@ struct TempFile {
     explicit TempFile(const std::string& text) {
         static int n = 0;
         path = (std::filesystem::temp_directory_path() /
-                ("rampart-bounce-rules-" + std::to_string(::getpid()) + "-" + std::to_string(++n) +
-                 ".conf"))
+                ("rampart-bounce-rules-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + ".conf"))
                    .string();
         std::ofstream(path, std::ios::binary) << text;
     }
@@ -85,38 +84,35 @@ struct DsnExpect {
 
 // One recipient each.
 const std::vector<DsnExpect> kSingleDsn = {
-    {"gmail-5.1.1-nosuchuser.eml", "bob@gmail.com", "failed", "5.1.1", "InvalidRecipient",
-     ActionClass::HardAddress, false, "AQ3xK9vR2mT7pL0qZ5wN8bY4cJ6hF1gD-sE_uW2aV7kM9nB3rT5yX0zQ4"},
-    {"gmail-4.2.2-quota-delayed.eml", "alice.w@gmail.com", "delayed", "4.2.2", "QuotaIssues",
-     ActionClass::SoftAddress, false, "AQ9tB4kX2pN7mL5qV0wR8cY3zJ6hD1gF-sA_uE2bW7kT9nM3rQ5yC0xP4"},
-    {"gmail-5.2.2-overquota.eml", "carl.d@gmail.com", "failed", "5.2.2", "QuotaIssues",
-     ActionClass::SoftAddress, false, ""},
-    {"gmail-5.7.1-unsolicited.eml", "dana.k@gmail.com", "failed", "5.7.1", "SpamBlock",
-     ActionClass::SenderPolicy, false, "AQ2pL8vW4mK7xT0qR5zN9bY1cJ3hF6gD-sE_uA2aV7kM9nB3rT5yX0zQ8"},
-    {"gmail-5.7.26-unauthenticated.eml", "erik.m@gmail.com", "failed", "5.7.26",
-     "AuthenticationFailed", ActionClass::SenderPolicy, false,
-     "AQ5hT1kB8pW3mX6qL0vN2cZ9rY4jD7gF-sU_eA2wV7kM9nB3tR5yC0xQ1"},
-    {"microsoft-5.1.10-recipientnotfound.eml", "carol@fabrikam.example", "failed", "5.1.10",
-     "InvalidRecipient", ActionClass::HardAddress, false,
-     "AQ8wC3kN1pR6mT9qX4vL7bZ2cY5hJ0gD-sF_uE2aW7kM9nB3rT5yV0zQ6"},
-    {"microsoft-s3140-blocklist.eml", "frank_t@hotmail.com", "failed", "5.7.1", "SpamBlock",
-     ActionClass::SenderPolicy, false, "AQ4mK7xB1pT9vW2qL5zN8cR3jY6hF0gD-sA_uE2bV7kM9nX3rT5yC0wQ2"},
-    {"yahoo-554-no-account.eml", "gina.r@yahoo.com", "failed", "5.0.0", "InvalidRecipient",
-     ActionClass::HardAddress, false, "AQ6nR2kW9pB4mT7qX1vL3cZ8jY5hD0gF-sE_uA2wN7kM9tB3rQ5yC0xV7"},
-    {"yahoo-tss04-delayed.eml", "hank99@yahoo.com", "delayed", "4.7.0", "RateLimited",
-     ActionClass::SenderPolicy, false, ""},
+    {"gmail-5.1.1-nosuchuser.eml", "bob@gmail.com", "failed", "5.1.1", "InvalidRecipient", ActionClass::HardAddress,
+     false, "AQ3xK9vR2mT7pL0qZ5wN8bY4cJ6hF1gD-sE_uW2aV7kM9nB3rT5yX0zQ4"},
+    {"gmail-4.2.2-quota-delayed.eml", "alice.w@gmail.com", "delayed", "4.2.2", "QuotaIssues", ActionClass::SoftAddress,
+     false, "AQ9tB4kX2pN7mL5qV0wR8cY3zJ6hD1gF-sA_uE2bW7kT9nM3rQ5yC0xP4"},
+    {"gmail-5.2.2-overquota.eml", "carl.d@gmail.com", "failed", "5.2.2", "QuotaIssues", ActionClass::SoftAddress, false,
+     ""},
+    {"gmail-5.7.1-unsolicited.eml", "dana.k@gmail.com", "failed", "5.7.1", "SpamBlock", ActionClass::SenderPolicy,
+     false, "AQ2pL8vW4mK7xT0qR5zN9bY1cJ3hF6gD-sE_uA2aV7kM9nB3rT5yX0zQ8"},
+    {"gmail-5.7.26-unauthenticated.eml", "erik.m@gmail.com", "failed", "5.7.26", "AuthenticationFailed",
+     ActionClass::SenderPolicy, false, "AQ5hT1kB8pW3mX6qL0vN2cZ9rY4jD7gF-sU_eA2wV7kM9nB3tR5yC0xQ1"},
+    {"microsoft-5.1.10-recipientnotfound.eml", "carol@fabrikam.example", "failed", "5.1.10", "InvalidRecipient",
+     ActionClass::HardAddress, false, "AQ8wC3kN1pR6mT9qX4vL7bZ2cY5hJ0gD-sF_uE2aW7kM9nB3rT5yV0zQ6"},
+    {"microsoft-s3140-blocklist.eml", "frank_t@hotmail.com", "failed", "5.7.1", "SpamBlock", ActionClass::SenderPolicy,
+     false, "AQ4mK7xB1pT9vW2qL5zN8cR3jY6hF0gD-sA_uE2bV7kM9nX3rT5yC0wQ2"},
+    {"yahoo-554-no-account.eml", "gina.r@yahoo.com", "failed", "5.0.0", "InvalidRecipient", ActionClass::HardAddress,
+     false, "AQ6nR2kW9pB4mT7qX1vL3cZ8jY5hD0gF-sE_uA2wN7kM9tB3rQ5yC0xV7"},
+    {"yahoo-tss04-delayed.eml", "hank99@yahoo.com", "delayed", "4.7.0", "RateLimited", ActionClass::SenderPolicy, false,
+     ""},
     {"postfix-local-unknown-user.eml", "ines@acme-mail.com", "failed", "5.1.1", "InvalidRecipient",
      ActionClass::HardAddress, false, ""},
     {"base64-delivery-status.eml", "kim.l@mailhost.example", "failed", "5.2.1", "InactiveMailbox",
      ActionClass::HardAddress, false, "AQ1vD6kM3pX8mR2qT7wL0cB5jY9hN4gF-sE_uK2aZ7tW9nB3rQ5yC0xV3"},
-    {"plain-qmail.eml", "nora@oldhost.example", "failed", "5.1.1", "InvalidRecipient",
-     ActionClass::HardAddress, true, "AQ7cY2kL5pT0mW3qR8vN1bX6jZ9hD4gF-sA_uE2wB7kM9nT3rQ5yV0xC1"},
-    {"plain-gmail-failure.eml", "oscar@example.org", "failed", "5.1.1", "InvalidRecipient",
-     ActionClass::HardAddress, true, ""},
+    {"plain-qmail.eml", "nora@oldhost.example", "failed", "5.1.1", "InvalidRecipient", ActionClass::HardAddress, true,
+     "AQ7cY2kL5pT0mW3qR8vN1bX6jZ9hD4gF-sA_uE2wB7kM9nT3rQ5yV0xC1"},
+    {"plain-gmail-failure.eml", "oscar@example.org", "failed", "5.1.1", "InvalidRecipient", ActionClass::HardAddress,
+     true, ""},
     {"plain-exim-mailbox-full.eml", "paula@eximhost.example", "failed", "5.2.2", "QuotaIssues",
      ActionClass::SoftAddress, true, "AQ2bX7kN4pR9mT1qL6vW3cZ8jY0hF5gD-sE_uA2aK7tM9nB3rQ5yC0xW4"},
-    {"truncated-dsn.eml", "bob@gmail.com", "failed", "5.1.1", "InvalidRecipient",
-     ActionClass::HardAddress, true, ""},
+    {"truncated-dsn.eml", "bob@gmail.com", "failed", "5.1.1", "InvalidRecipient", ActionClass::HardAddress, true, ""},
 };
 
 const std::set<std::string> kOtherFiles = {
@@ -141,9 +137,9 @@ TEST_CASE("every corpus file has an expectation", "[feedback]") {
     }
     CHECK(present == expected);
     // Both line ends are covered.
-    for (const char* crlf : {"gmail-5.7.1-unsolicited.eml", "gmail-5.7.26-unauthenticated.eml",
-                             "microsoft-5.1.10-recipientnotfound.eml", "two-recipients-sendmail.eml",
-                             "arf-microsoft-jmrp-redacted.eml", "unsubscribe-subject.eml"}) {
+    for (const char* crlf :
+         {"gmail-5.7.1-unsolicited.eml", "gmail-5.7.26-unauthenticated.eml", "microsoft-5.1.10-recipientnotfound.eml",
+          "two-recipients-sendmail.eml", "arf-microsoft-jmrp-redacted.eml", "unsubscribe-subject.eml"}) {
         INFO(crlf);
         std::string text = corpus(crlf);
         CHECK(std::count(text.begin(), text.end(), '\n') == std::count(text.begin(), text.end(), '\r'));
@@ -182,10 +178,8 @@ TEST_CASE("corpus: Postfix bounce fields", "[feedback]") {
     CHECK(d.originalRecipient == "bob@gmail.com");
     CHECK(d.remoteMta == "gmail-smtp-in.l.google.com");
     // Folded over five lines, joined with single spaces.
-    CHECK(
-        d.diagnostic.rfind(
-            "smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please try",
-            0) == 0);
+    CHECK(d.diagnostic.rfind("smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please try",
+                             0) == 0);
     CHECK(d.diagnostic.find("  ") == std::string::npos);
     CHECK(d.diagnostic.find("gsmtp") != std::string::npos);
     CHECK(header(r.originalHeaders, "Message-ID") == "<nl-2025-01.bob@acme-mail.com>");
@@ -209,10 +203,8 @@ TEST_CASE("corpus: provider texts the status code alone gets wrong", "[feedback]
     Report y = parseReport(corpus("yahoo-554-no-account.eml"));
     const auto& d = y.recipients.at(0);
     CHECK(d.diagnostic.find("dd This user doesn't have a yahoo.com account") != std::string::npos);
-    CHECK(shipped().classify(d.status, d.diagnostic).rule.find("bounce-rules.conf:") !=
-          std::string::npos);
-    CHECK(Classifier().classify(d.status, d.diagnostic).category ==
-          "InvalidRecipient");  // built-in wording
+    CHECK(shipped().classify(d.status, d.diagnostic).rule.find("bounce-rules.conf:") != std::string::npos);
+    CHECK(Classifier().classify(d.status, d.diagnostic).category == "InvalidRecipient");  // built-in wording
 
     // Microsoft S3140: 5.7.1 with a blocklist text is about the sender, never the address.
     Report m = parseReport(corpus("microsoft-s3140-blocklist.eml"));
@@ -247,8 +239,7 @@ TEST_CASE("corpus: Exchange Online NDR", "[feedback]") {
           "smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address "
           "lookup");
     // From folded over two lines.
-    CHECK(r.from ==
-          "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@fabrikam.example>");
+    CHECK(r.from == "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@fabrikam.example>");
 }
 
 TEST_CASE("corpus: a DSN with a failed and a delayed recipient", "[feedback]") {
@@ -319,8 +310,7 @@ TEST_CASE("corpus: ARF complaints", "[feedback]") {
         CHECK(r.userAgent == "Yahoo!-Mail-Feedback/2.0");
         CHECK(r.originalRcptTo == "lena.p@yahoo.com");
         CHECK(r.from == "Yahoo! Mail AntiSpam Feedback <feedback@arf.mail.yahoo.com>");
-        CHECK(header(r.originalHeaders, "DKIM-Signature").find("d=acme-mail.com") !=
-              std::string::npos);
+        CHECK(header(r.originalHeaders, "DKIM-Signature").find("d=acme-mail.com") != std::string::npos);
         CHECK(referenceToken(r.originalHeaders, "X-Rampart-Ref") ==
               "AQ3jV8kR1pN6mX9qB2wL5cT0zY4hF7gD-sE_uA2bW7kM9nQ3rT5yC0xK5");
     }
@@ -335,8 +325,7 @@ TEST_CASE("corpus: unsubscribe requests", "[feedback]") {
     CHECK(s.unsubscribeToken == subjectToken);
     CHECK(s.from == "Quinn Example <quinn@example.com>");
 
-    Report a = parseReport(corpus("unsubscribe-address.eml"),
-                           "unsubscribe+" + addressToken + "@acme-mail.com");
+    Report a = parseReport(corpus("unsubscribe-address.eml"), "unsubscribe+" + addressToken + "@acme-mail.com");
     CHECK(a.kind == Kind::Unsubscribe);
     CHECK(a.unsubscribeToken == addressToken);
     // Without an envelope recipient, Delivered-To says the same.
@@ -414,8 +403,8 @@ TEST_CASE("MIME: Content-Type parameters", "[feedback]") {
     REQUIRE(invalid);
     CHECK(invalid->contentType == "text/plain");
 
-    auto unquoted = parseMime(
-        "Content-Type: multipart/alternative; boundary=simple ; x=y\n\n--simple\n\nA\n--simple--");
+    auto unquoted =
+        parseMime("Content-Type: multipart/alternative; boundary=simple ; x=y\n\n--simple\n\nA\n--simple--");
     REQUIRE(unquoted);
     CHECK(unquoted->boundary == "simple");
     REQUIRE(unquoted->children.size() == 1);
@@ -459,8 +448,7 @@ TEST_CASE("MIME: transfer encodings", "[feedback]") {
         "Content-Transfer-Encoding: Quoted-Printable\n\n"
         "caf=C3=A9 soft=\nbreak =3D equals, trailing=  \r\nnext, bad =ZZ and lower =c3=a9, end=");
     REQUIRE(qp);
-    CHECK(qp->body ==
-          "caf\xC3\xA9 softbreak = equals, trailingnext, bad =ZZ and lower \xC3\xA9, end");
+    CHECK(qp->body == "caf\xC3\xA9 softbreak = equals, trailingnext, bad =ZZ and lower \xC3\xA9, end");
 
     auto b64 = parseMime("Content-Transfer-Encoding: base64\n\nSGVs\nbG8s IHdv*cmxk\nIQ==\n");
     REQUIRE(b64);
@@ -488,8 +476,7 @@ TEST_CASE("MIME: transfer encodings", "[feedback]") {
 }
 
 TEST_CASE("MIME: missing boundaries", "[feedback]") {
-    auto open = parseMime(
-        "Content-Type: multipart/mixed; boundary=x\n\n--x\n\nfirst\n--x\n\nsecond, never closed\n");
+    auto open = parseMime("Content-Type: multipart/mixed; boundary=x\n\n--x\n\nfirst\n--x\n\nsecond, never closed\n");
     REQUIRE(open);
     REQUIRE(open->children.size() == 2);
     CHECK(open->children[0].body == "first");
@@ -517,8 +504,7 @@ TEST_CASE("MIME: limits", "[feedback]") {
     auto nested = [](int levels) {
         std::string m;
         for (int i = 0; i < levels; ++i) {
-            m += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\n\n--b" +
-                 std::to_string(i) + "\n";
+            m += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\n\n--b" + std::to_string(i) + "\n";
         }
         return m + "\ninnermost\n";
     };
@@ -568,17 +554,16 @@ std::string arf(const std::string& feedbackFields, const std::string& third = ""
 }  // namespace
 
 TEST_CASE("ARF: redacted recipients and mislabelled parts", "[feedback]") {
-    for (const char* redacted : {"<redacted>", "redacted@hotmail.com", "xxxxxxxx@hotmail.com",
-                                 "****@example.com", "<>", "not an address"}) {
+    for (const char* redacted :
+         {"<redacted>", "redacted@hotmail.com", "xxxxxxxx@hotmail.com", "****@example.com", "<>", "not an address"}) {
         INFO(redacted);
-        Report r = parseReport(
-            arf(std::string("Feedback-Type: abuse\nOriginal-Rcpt-To: ") + redacted + "\n"));
+        Report r = parseReport(arf(std::string("Feedback-Type: abuse\nOriginal-Rcpt-To: ") + redacted + "\n"));
         REQUIRE(r.kind == Kind::Arf);
         CHECK(r.originalRcptTo.empty());
     }
     // Several Original-Rcpt-To: the first real one.
-    Report two = parseReport(arf(
-        "Feedback-Type: Abuse\nOriginal-Rcpt-To: <redacted>\nOriginal-Rcpt-To: u@isp.example\n"));
+    Report two =
+        parseReport(arf("Feedback-Type: Abuse\nOriginal-Rcpt-To: <redacted>\nOriginal-Rcpt-To: u@isp.example\n"));
     CHECK(two.originalRcptTo == "u@isp.example");
     CHECK(two.feedbackType == "abuse");
 
@@ -587,10 +572,9 @@ TEST_CASE("ARF: redacted recipients and mislabelled parts", "[feedback]") {
     CHECK(notSpam.feedbackType == "not-spam");
 
     // The third part as text/plain holding the original headers.
-    Report third =
-        parseReport(arf("Feedback-Type: abuse\n",
-                        "--B\nContent-Type: text/plain\n\nFrom: a@acme-mail.com\nX-Rampart-Ref: "
-                        "AQ3jV8kR1pN6mX9qB2wL5cT0zY4hF7gD-sE_uA2bW7kM9nQ3rT5yC0xK5\n\n"));
+    Report third = parseReport(arf("Feedback-Type: abuse\n",
+                                   "--B\nContent-Type: text/plain\n\nFrom: a@acme-mail.com\nX-Rampart-Ref: "
+                                   "AQ3jV8kR1pN6mX9qB2wL5cT0zY4hF7gD-sE_uA2bW7kM9nQ3rT5yC0xK5\n\n"));
     CHECK(referenceToken(third.originalHeaders, "X-Rampart-Ref") ==
           "AQ3jV8kR1pN6mX9qB2wL5cT0zY4hF7gD-sE_uA2bW7kM9nQ3rT5yC0xK5");
 
@@ -614,14 +598,14 @@ TEST_CASE("DSN: field edge cases", "[feedback]") {
     };
     // No per-message group; Status with a comment; Action missing (inferred); Original-Recipient
     // only.
-    Report r = parseReport(
-        dsn("Final-Recipient: rfc822;<a@example.com>\nStatus: 5.1.1 (bad destination mailbox)\n\n"
-            "Original-Recipient: rfc822; b@example.com\nAction: Delayed\nStatus: 4.2.2\n\n"
-            "Final-Recipient: rfc822; c@example.com\nAction: failed\nStatus: "
-            "5.0.0\nDiagnostic-Code: smtp; 550-5.7.1 first\n"
-            "    550 5.7.1 second\n\n"
-            "Final-Recipient: rfc822; d@example.com\nDiagnostic-Code: smtp; 452 too many\n\n"
-            "Final-Recipient: rfc822; truncated@exa\n"));
+    Report r =
+        parseReport(dsn("Final-Recipient: rfc822;<a@example.com>\nStatus: 5.1.1 (bad destination mailbox)\n\n"
+                        "Original-Recipient: rfc822; b@example.com\nAction: Delayed\nStatus: 4.2.2\n\n"
+                        "Final-Recipient: rfc822; c@example.com\nAction: failed\nStatus: "
+                        "5.0.0\nDiagnostic-Code: smtp; 550-5.7.1 first\n"
+                        "    550 5.7.1 second\n\n"
+                        "Final-Recipient: rfc822; d@example.com\nDiagnostic-Code: smtp; 452 too many\n\n"
+                        "Final-Recipient: rfc822; truncated@exa\n"));
     REQUIRE(r.kind == Kind::Dsn);
     REQUIRE(r.recipients.size() == 4);
     CHECK(r.recipients[0].finalRecipient == "a@example.com");
@@ -684,8 +668,7 @@ TEST_CASE("non-standard bounces", "[feedback]") {
     CHECK(vague.why == "bounce-like message without a recognisable recipient and status");
 
     // Not from a daemon, no bounce subject: a status line in a normal mail is not a bounce.
-    Report normal = parseReport(
-        "From: friend@example.com\nSubject: hello\n\nuser@example.com\n550 5.1.1 joke\n");
+    Report normal = parseReport("From: friend@example.com\nSubject: hello\n\nuser@example.com\n550 5.1.1 joke\n");
     CHECK(normal.kind == Kind::Unknown);
 }
 
@@ -694,20 +677,18 @@ TEST_CASE("unsubscribe tokens", "[feedback]") {
     const std::string msg = "From: u@example.com\nSubject: x\n\n";
     CHECK(parseReport(msg, "unsubscribe+" + token + "@acme-mail.com").unsubscribeToken == token);
     CHECK(parseReport(msg, "<UNSUB-" + token + "@acme-mail.com>").unsubscribeToken == token);
-    CHECK(parseReport(msg, "unsub+" + token).unsubscribeToken ==
-          token);  // Postfix's local part only
+    CHECK(parseReport(msg, "unsub+" + token).unsubscribeToken == token);  // Postfix's local part only
     CHECK(parseReport(msg, "unsubscribe+short@acme-mail.com").kind == Kind::Unknown);
     CHECK(parseReport(msg, "unsubscribe+" + token + "!@acme-mail.com").kind == Kind::Unknown);
     CHECK(parseReport(msg, "other+" + token + "@acme-mail.com").kind == Kind::Unknown);
-    CHECK(parseReport(msg, "unsubscribe+" + std::string(60, 'A') + "@acme-mail.com").kind ==
-          Kind::Unknown);
+    CHECK(parseReport(msg, "unsubscribe+" + std::string(60, 'A') + "@acme-mail.com").kind == Kind::Unknown);
 
     auto subject = [&](const std::string& s) {
         return parseReport("From: u@example.com\nSubject: " + s + "\n\n", "u@x");
     };
     for (const std::string& s : std::vector<std::string>{
-             "unsubscribe " + token, "Re: Unsubscribe: <" + token + ">", "unsubscribe-" + token,
-             token, "  " + token + "  ", "Please remove me " + token + " thanks",
+             "unsubscribe " + token, "Re: Unsubscribe: <" + token + ">", "unsubscribe-" + token, token,
+             "  " + token + "  ", "Please remove me " + token + " thanks",
              "=?UTF-8?B?"
              "dW5zdWJzY3JpYmUgQVE3ZlQya1A5eEw0bVcwcVI1dk44YlozY1k2aEoxZ1MtZEVfdUsyYVY3dE05bkIzckY1e"
              "VgwelE0d1A4?=",
@@ -719,25 +700,19 @@ TEST_CASE("unsubscribe tokens", "[feedback]") {
     }
     CHECK(subject("unsubscribe").kind == Kind::Unknown);
     CHECK(subject("unsubscribe me please").kind == Kind::Unknown);
-    CHECK(subject("----------------------------------------------------------").kind ==
-          Kind::Unknown);
+    CHECK(subject("----------------------------------------------------------").kind == Kind::Unknown);
 }
 
 TEST_CASE("reference tokens in header fields", "[feedback]") {
     const std::string token = "AQ3jV8kR1pN6mX9qB2wL5cT0zY4hF7gD-sE_uA2bW7kM9nQ3rT5yC0xK5";
     using rampart::mail::HeaderFields;
     CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", " " + token}}, "X-Rampart-Ref") == token);
-    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", " <" + token + ">"}}, "X-Rampart-Ref") ==
+    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", " <" + token + ">"}}, "X-Rampart-Ref") == token);
+    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", "\r\n\t" + token}}, "X-Rampart-Ref") == token);
+    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", " short"}, {"X-Rampart-Ref", " " + token}}, "X-Rampart-Ref") ==
           token);
-    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", "\r\n\t" + token}}, "X-Rampart-Ref") ==
-          token);
-    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", " short"}, {"X-Rampart-Ref", " " + token}},
-                         "X-Rampart-Ref") == token);
-    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", " " + token + "!x"}}, "X-Rampart-Ref")
-              .empty());
-    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", " " + token + " trailing words"}},
-                         "X-Rampart-Ref")
-              .empty());
+    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", " " + token + "!x"}}, "X-Rampart-Ref").empty());
+    CHECK(referenceToken(HeaderFields{{"X-Rampart-Ref", " " + token + " trailing words"}}, "X-Rampart-Ref").empty());
     CHECK(referenceToken(HeaderFields{}, "X-Rampart-Ref").empty());
 }
 
@@ -838,8 +813,8 @@ TEST_CASE("classifier: built-in rules", "[feedback]") {
     };
     const Case cases[] = {
         // RFC 3463 codes
-        {"5.1.1", "smtp; 550 5.1.1 <x@y>: Recipient address rejected: User unknown",
-         "InvalidRecipient", "status 5.1.1"},
+        {"5.1.1", "smtp; 550 5.1.1 <x@y>: Recipient address rejected: User unknown", "InvalidRecipient",
+         "status 5.1.1"},
         {"5.1.2", "", "BadDomain", "status 5.1.2"},
         {"5.1.3", "", "InvalidRecipient", "status 5.1.3"},
         {"5.1.10", "", "InvalidRecipient", "status 5.1.10"},
@@ -871,20 +846,17 @@ TEST_CASE("classifier: built-in rules", "[feedback]") {
          "smtp; 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
          "zen.spamhaus.org",
          "SpamBlock", "builtin: blocklist"},
-        {"5.1.1", "smtp; 550 5.1.1 Message rejected: listed at bl.spamcop.net", "SpamBlock",
-         "builtin: blocklist"},
+        {"5.1.1", "smtp; 550 5.1.1 Message rejected: listed at bl.spamcop.net", "SpamBlock", "builtin: blocklist"},
         {"5.7.1", "smtp; 554 5.7.1 <x@y>: Relay access denied", "RelayDenied", "builtin: relay"},
         {"5.7.1", "smtp; 550 5.7.1 Message rejected as spam by Content Filtering", "SpamContent",
          "builtin: spam content"},
-        {"4.7.1", "smtp; 421 4.7.1 Too many messages from your IP, slow down", "RateLimited",
-         "builtin: rate"},
-        {"5.7.1", "smtp; 550 5.7.1 SPF check failed", "AuthenticationFailed",
-         "builtin: authentication"},
-        {"5.7.1", "smtp; 550 5.7.1 Client host rejected: cannot find your reverse hostname",
-         "RequirePTR", "builtin: reverse DNS"},
+        {"4.7.1", "smtp; 421 4.7.1 Too many messages from your IP, slow down", "RateLimited", "builtin: rate"},
+        {"5.7.1", "smtp; 550 5.7.1 SPF check failed", "AuthenticationFailed", "builtin: authentication"},
+        {"5.7.1", "smtp; 550 5.7.1 Client host rejected: cannot find your reverse hostname", "RequirePTR",
+         "builtin: reverse DNS"},
         {"5.7.1", "smtp; 550 5.7.1 Virus found in message", "VirusRelated", "builtin: virus"},
-        {"5.1.8", "smtp; 553 5.1.8 <b@z>: Sender address rejected: Domain not found",
-         "InvalidSender", "builtin: sender"},
+        {"5.1.8", "smtp; 553 5.1.8 <b@z>: Sender address rejected: Domain not found", "InvalidSender",
+         "builtin: sender"},
         {"5.4.4",
          "X-Postfix; Host or domain name not found. Name service error for name=nx.example "
          "type=MX: Host not found",
@@ -893,26 +865,24 @@ TEST_CASE("classifier: built-in rules", "[feedback]") {
          "X-Postfix; Host or domain name not found. Name service error for name=x.example type=MX: "
          "Host not found, try again",
          "DNSFailure", "status 4.4.3"},
-        {"5.0.0", "smtp; 550 Requested action not taken: 5.1.1 <too many recipients>",
-         "TooManyRecipients", "builtin: too many recipients"},
+        {"5.0.0", "smtp; 550 Requested action not taken: 5.1.1 <too many recipients>", "TooManyRecipients",
+         "builtin: too many recipients"},
         // an address that contains a trigger word says nothing
-        {"5.1.1", "smtp; 550 5.1.1 <spam@example.com>: Recipient address rejected: User unknown",
-         "InvalidRecipient", "status 5.1.1"},
+        {"5.1.1", "smtp; 550 5.1.1 <spam@example.com>: Recipient address rejected: User unknown", "InvalidRecipient",
+         "status 5.1.1"},
         // generic codes: the wording decides
-        {"5.0.0", "smtp; 554 delivery error: dd This user doesn't have a yahoo.com account",
-         "InvalidRecipient", "builtin: user unknown"},
+        {"5.0.0", "smtp; 554 delivery error: dd This user doesn't have a yahoo.com account", "InvalidRecipient",
+         "builtin: user unknown"},
         {"5.0.0", "smtp; 550 No such user here", "InvalidRecipient", "builtin: user unknown"},
         {"5.0.0", "smtp; 552 Mailbox is full", "QuotaIssues", "builtin: mailbox full"},
         {"5.0.0", "smtp; 550 Account disabled", "InactiveMailbox", "builtin: disabled"},
-        {"5.0.0", "smtp; 550 <x@y>: mailbox disabled, not accepting messages", "InactiveMailbox",
-         "builtin: disabled"},
-        {"5.0.0", "smtp; 554 recipient address rejected: connection closed", "BadConnection",
-         "builtin: connection"},
+        {"5.0.0", "smtp; 550 <x@y>: mailbox disabled, not accepting messages", "InactiveMailbox", "builtin: disabled"},
+        {"5.0.0", "smtp; 554 recipient address rejected: connection closed", "BadConnection", "builtin: connection"},
         {"5.0.0", "smtp; 554 TLS certificate expired", "BadConfiguration", "builtin: TLS"},
         {"5.0.0", "smtp; 550 message too large", "ContentRelated", "builtin: too big"},
         {"5.0.0", "smtp; 550 rejected for policy reasons", "PolicyRelated", "builtin: policy"},
-        {"4.0.0", "X-Postfix; connect to mx.example[192.0.2.1]:25: Connection refused",
-         "BadConnection", "builtin: connection"},
+        {"4.0.0", "X-Postfix; connect to mx.example[192.0.2.1]:25: Connection refused", "BadConnection",
+         "builtin: connection"},
         // reply codes and classes
         {"", "smtp; 552 try later", "QuotaIssues", "reply 552"},
         {"", "smtp; 421 closing", "TransientFailure", "reply 421"},
@@ -926,8 +896,7 @@ TEST_CASE("classifier: built-in rules", "[feedback]") {
          "smtp; 450 4.1.1 <x@y>: Recipient address rejected: unverified address: host said: 550 "
          "5.1.1 unknown",
          "TransientFailure", "status 4.1.1"},
-        {"4.0.0", "smtp; 450 user unknown", "TransientFailure",
-         "builtin: user unknown (temporary)"},
+        {"4.0.0", "smtp; 450 user unknown", "TransientFailure", "builtin: user unknown (temporary)"},
         // IP addresses and versions are no status codes
         {"", "smtp; connect to 5.6.7.8 failed, Postfix 2.11.3", "Uncategorized", "no status"},
     };
@@ -995,8 +964,7 @@ TEST_CASE("classifier: the shipped provider rules", "[feedback]") {
          "smtp; 550 5.4.1 Recipient address rejected: Access denied. "
          "[AM4PEPF00025F95.EURPRD83.prod.outlook.com]",
          "InvalidRecipient"},
-        {"5.5.0", "smtp; 550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302).",
-         "InvalidRecipient"},
+        {"5.5.0", "smtp; 550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302).", "InvalidRecipient"},
         {"5.7.1",
          "smtp; 550 5.7.1 Unfortunately, messages from [203.0.113.25] weren't sent. Please contact "
          "your "
@@ -1023,8 +991,7 @@ TEST_CASE("classifier: the shipped provider rules", "[feedback]") {
          "Retrying "
          "will NOT succeed.",
          "SpamBlock"},
-        {"5.0.0", "smtp; 554 Message not allowed - [PH01] Email not accepted for policy reasons.",
-         "SpamContent"},
+        {"5.0.0", "smtp; 554 Message not allowed - [PH01] Email not accepted for policy reasons.", "SpamContent"},
         {"5.0.0",
          "smtp; 554 delivery error: dd Sorry your message to x@yahoo.com cannot be delivered. This "
          "mailbox "
@@ -1053,19 +1020,16 @@ TEST_CASE("robustness: random, truncated and hostile input", "[feedback]") {
     auto randomBytes = [&](size_t n, std::string_view alphabet) {
         std::string s(n, '\0');
         for (auto& c : s) {
-            c = alphabet.empty() ? static_cast<char>(rng() & 0xFF)
-                                 : alphabet[rng() % alphabet.size()];
+            c = alphabet.empty() ? static_cast<char>(rng() & 0xFF) : alphabet[rng() % alphabet.size()];
         }
         return s;
     };
-    const std::string mimeish =
-        "-\r\n:;=\"<>@. \tabcBoundary5Content-Type multipart/report message/rfc822";
+    const std::string mimeish = "-\r\n:;=\"<>@. \tabcBoundary5Content-Type multipart/report message/rfc822";
     for (int i = 0; i < 300; ++i) {
         std::string s = randomBytes(rng() % 3000, i % 2 ? "" : mimeish);
         Report r = parseReport(s, i % 3 ? "" : "unsubscribe+" + s.substr(0, 50));
         if (r.kind == Kind::Unknown) CHECK_FALSE(r.why.empty());
-        if (i % 10 == 0)
-            (void)shipped().classify(s.substr(0, 10), s);  // std::regex is slow: a sample
+        if (i % 10 == 0) (void)shipped().classify(s.substr(0, 10), s);  // std::regex is slow: a sample
     }
     // Every corpus file cut at many points, and with bytes flipped.
     for (const auto& entry : std::filesystem::directory_iterator(kCorpus)) {
@@ -1084,8 +1048,7 @@ TEST_CASE("robustness: random, truncated and hostile input", "[feedback]") {
     }
     // Long lines and long diagnostics; a regex sees at most 2048 bytes.
     std::string longLine(200000, 'x');
-    Report r = parseReport("From: MAILER-DAEMON@x.example\nSubject: " + longLine + "\n\n" +
-                           longLine + "\n");
+    Report r = parseReport("From: MAILER-DAEMON@x.example\nSubject: " + longLine + "\n\n" + longLine + "\n");
     CHECK(r.kind == Kind::Unknown);
     Classification c = shipped().classify("5.1.1", "smtp; 550 5.1.1 " + longLine + " (((((((((");
     CHECK(c.category == "InvalidRecipient");
@@ -1097,16 +1060,16 @@ TEST_CASE("robustness: random, truncated and hostile input", "[feedback]") {
     auto m = parseMime(fields + "\nbody");
     REQUIRE(m);
     CHECK(m->headers.size() == 20000);
-    CHECK(parseReport("Content-Type: multipart/report; boundary=\"unterminated\n\n--unterminated\n")
-              .kind == Kind::Unknown);
+    CHECK(parseReport("Content-Type: multipart/report; boundary=\"unterminated\n\n--unterminated\n").kind ==
+          Kind::Unknown);
     CHECK(parseReport("Subject: =?utf-8?B?\n\n").kind == Kind::Unknown);
     // Inputs that would be quadratic without the caps.
     std::string encoded;
     for (int i = 0; i < 100000; ++i)
         encoded += "=?a?q?b";
     CHECK(parseReport("From: a@b.example\nSubject: " + encoded + "\n\n").kind == Kind::Unknown);
-    std::string ats = "From: MAILER-DAEMON@x.example\nSubject: failure notice\n\n550 " +
-                      std::string(300000, '@') + std::string(300000, '<') + "\n";
+    std::string ats = "From: MAILER-DAEMON@x.example\nSubject: failure notice\n\n550 " + std::string(300000, '@') +
+                      std::string(300000, '<') + "\n";
     CHECK(parseReport(ats).kind == Kind::Unknown);
     std::string manyRecipients = "From: MAILER-DAEMON@x.example\nSubject: failure notice\n\n";
     for (int i = 0; i < 20000; ++i)

@@ -14,20 +14,15 @@ TEST_CASE("ASCII domains are lower-cased and validated", "[mail][domain]") {
     CHECK(toAsciiDomain("").error() == "empty domain name");
     CHECK(toAsciiDomain(".").error() == "empty domain name");
     CHECK(toAsciiDomain("a..b").error() == "invalid domain name \"a..b\": empty label");
-    CHECK(toAsciiDomain("-a.com").error() ==
-          "invalid domain name \"-a.com\": a label starts or ends with '-'");
-    CHECK(toAsciiDomain("a_b.com").error() ==
-          "invalid domain name \"a_b.com\": character '_' not allowed");
-    CHECK(toAsciiDomain("exa mple.com").error() ==
-          "invalid domain name \"exa mple.com\": character ' ' not allowed");
-    CHECK(toAsciiDomain("[192.0.2.1]").error() ==
-          "invalid domain name \"[192.0.2.1]\": character '[' not allowed");
+    CHECK(toAsciiDomain("-a.com").error() == "invalid domain name \"-a.com\": a label starts or ends with '-'");
+    CHECK(toAsciiDomain("a_b.com").error() == "invalid domain name \"a_b.com\": character '_' not allowed");
+    CHECK(toAsciiDomain("exa mple.com").error() == "invalid domain name \"exa mple.com\": character ' ' not allowed");
+    CHECK(toAsciiDomain("[192.0.2.1]").error() == "invalid domain name \"[192.0.2.1]\": character '[' not allowed");
     CHECK(toAsciiDomain("192.0.2.1").error() ==
           "invalid domain name \"192.0.2.1\": the top-level label is numeric (an address, not a "
           "domain)");
     CHECK(toAsciiDomain(std::string(64, 'a') + ".com").error() ==
-          "invalid domain name \"" + std::string(64, 'a') +
-              ".com\": label longer than 63 characters");
+          "invalid domain name \"" + std::string(64, 'a') + ".com\": label longer than 63 characters");
     std::string longName;
     for (int i = 0; i < 51; ++i)
         longName += "abcd.";
@@ -51,8 +46,7 @@ TEST_CASE("internationalised domains become A-labels", "[mail][domain]") {
           "xn--e1afmkfd.xn--p1ai");
     auto bad = toAsciiDomain("\xff\xfe.example");
     REQUIRE_FALSE(bad);
-    CHECK(bad.error() ==
-          "invalid internationalized domain name \"\xff\xfe.example\": string encoding error");
+    CHECK(bad.error() == "invalid internationalized domain name \"\xff\xfe.example\": string encoding error");
 }
 
 TEST_CASE("organisational domains follow the Public Suffix List", "[mail][domain]") {

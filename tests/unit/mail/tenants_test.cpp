@@ -1,6 +1,5 @@
 // tenant_map: file: and refile: tables, diagnostics with file:line, and who is whose tenant (a
 // login without an entry is its own tenant; without a login the envelope sender decides).
-#include "temp_dir.h"
 #include "mail/tenants.h"
 
 #include <unistd.h>
@@ -8,6 +7,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+
+#include "temp_dir.h"
 
 using namespace rampart;
 using rampart::mail::TenantMap;

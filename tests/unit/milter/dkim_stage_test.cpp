@@ -1,13 +1,13 @@
 // The signing stage's decisions: which keys, alignment, and what happens to mail it cannot sign.
 // (Signature bytes themselves are checked by the golden and independent-verifier tests.)
-#include <catch2/catch.hpp>
+#include "milter/stages/dkim_stage.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-
-#include "milter/stages/dkim_stage.h"
 
 using namespace rampart;
 using namespace rampart::milter;
@@ -25,11 +25,10 @@ struct Fixture {
         std::filesystem::create_directories(dir);
         ::chmod(dir.c_str(), 0700);
         std::string keyTable;
-        for (auto [name, domain, sel, alg] :
-             {std::tuple{"rsa", "example.com", "r1", dkim::KeyAlgorithm::Rsa},
-              std::tuple{"ed", "example.com", "e1", dkim::KeyAlgorithm::Ed25519},
-              std::tuple{"esp", "esp.test", "x1", dkim::KeyAlgorithm::Ed25519},
-              std::tuple{"any", "%", "p1", dkim::KeyAlgorithm::Ed25519}}) {
+        for (auto [name, domain, sel, alg] : {std::tuple{"rsa", "example.com", "r1", dkim::KeyAlgorithm::Rsa},
+                                              std::tuple{"ed", "example.com", "e1", dkim::KeyAlgorithm::Ed25519},
+                                              std::tuple{"esp", "esp.test", "x1", dkim::KeyAlgorithm::Ed25519},
+                                              std::tuple{"any", "%", "p1", dkim::KeyAlgorithm::Ed25519}}) {
             auto key = dkim::PrivateKey::generate(alg, 2048);
             REQUIRE(key);
             auto path = dir / (std::string(name) + ".key");
@@ -68,13 +67,16 @@ Verdict run(const DkimStage& stage, Message& m, Notes& notes) {
 
 Message withFrom(std::initializer_list<std::string> froms) {
     Message m;
-    for (const auto& f : froms) m.addReceivedHeader("From", " " + f);
+    for (const auto& f : froms)
+        m.addReceivedHeader("From", " " + f);
     m.addReceivedHeader("To", " bob@remote.test");
     m.addReceivedHeader("Subject", " hi");
     return m;
 }
 
-size_t signatureCount(const Message& m) { return m.count("DKIM-Signature"); }
+size_t signatureCount(const Message& m) {
+    return m.count("DKIM-Signature");
+}
 
 }  // namespace
 
@@ -138,8 +140,8 @@ TEST_CASE("dkim stage refuses to send what it cannot sign aligned", "[milter][dk
     SECTION("only an unaligned key") {
         Message m = withFrom({"x@unaligned.test"});
         Verdict v = run(stage, m, notes);
-        CHECK(v.text.find("no usable DKIM key aligned with From domain unaligned.test (the signing table gives only d=esp.test)") !=
-              std::string::npos);
+        CHECK(v.text.find("no usable DKIM key aligned with From domain unaligned.test (the signing table gives only "
+                          "d=esp.test)") != std::string::npos);
         CHECK(signatureCount(m) == 0);
     }
     SECTION("a subdomain aligns through the organisational domain") {
@@ -182,7 +184,9 @@ TEST_CASE("a key refused by the DNS check is not used", "[milter][dkim]") {
 TEST_CASE("an internationalised From domain is looked up in its A-label form", "[milter][dkim]") {
     Fixture f("*@xn--bcher-kva.example any\n");
     auto stage = f.stage();
-    Message m = withFrom({"info@b\xc3\xbc" "cher.example"});
+    Message m =
+        withFrom({"info@b\xc3\xbc"
+                  "cher.example"});
     Notes notes;
     REQUIRE(run(stage, m, notes).proceeds());
     CHECK(notes.joined() == "signed d=xn--bcher-kva.example s=p1 (ed25519-sha256)");

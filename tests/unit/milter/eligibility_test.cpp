@@ -15,7 +15,8 @@ TEST_CASE("our users' mail: authenticated, internal network or named listener", 
     env.clientAddress = "203.0.113.9";
     e.classify(env);
     CHECK_FALSE(env.ours);
-    CHECK(env.oursReason == "not our users' mail (client 203.0.113.9 not in milter_internal_networks, not authenticated)");
+    CHECK(env.oursReason ==
+          "not our users' mail (client 203.0.113.9 not in milter_internal_networks, not authenticated)");
 
     env.authUser = "alice";
     e.classify(env);

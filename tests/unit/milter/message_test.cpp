@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "milter/message.h"
+
+#include <catch2/catch.hpp>
 
 using namespace rampart::milter;
 using Kind = HeaderEdit::Kind;
@@ -29,7 +29,7 @@ TEST_CASE("edits are expressed against the received header block", "[milter][mes
     Message m = sample();
     m.removeHeader(m.find("X-Mailer"));
     // Remove the first and the third Received: the view shifts, the edits keep received occurrences.
-    m.removeHeader(m.find("Received"));                       // "from a" (occurrence 1)
+    m.removeHeader(m.find("Received"));                          // "from a" (occurrence 1)
     m.removeHeader(m.find("Received", m.find("Received") + 1));  // "from c" (occurrence 3)
     m.changeHeader(m.find("Subject"), " hello");
     m.appendHeader("Date", " Sun, 22 Nov 2026 10:00:00 +0000");

@@ -1,13 +1,13 @@
 // The milter's refund request, against a small policy-protocol peer on a unix socket.
-#include <catch2/catch.hpp>
+#include "milter/refund_client.h"
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <thread>
-
-#include "milter/refund_client.h"
 
 using namespace rampart;
 

@@ -1,14 +1,13 @@
 // The stamps added before signing: List-Unsubscribe (+ -Post) with a per-recipient token, and the
 // reference header; the token opens to the recipient, From domain and tenant.
-#include <catch2/catch.hpp>
+#include "milter/stages/stamp_stage.h"
 
+#include <catch2/catch.hpp>
+#include <fstream>
 #include <regex>
 
-#include "milter/stages/stamp_stage.h"
 #include "temp_dir.h"
 #include "util/strings.h"
-
-#include <fstream>
 
 using namespace rampart;
 using namespace rampart::milter;
@@ -46,12 +45,14 @@ Message message(std::vector<std::string> rcpts, std::vector<std::pair<std::strin
     m.addReceivedHeader("From", from);
     m.addReceivedHeader("To", " bob@remote.test");
     m.addReceivedHeader("Subject", " hi");
-    for (auto& [n, v] : extra) m.addReceivedHeader(n, v);
+    for (auto& [n, v] : extra)
+        m.addReceivedHeader(n, v);
     return m;
 }
 
 StampStage stage(StampSettings s = settings()) {
-    return StampStage(std::move(s), tenants(), std::make_shared<util::FakeClock>(util::SystemTime(std::chrono::seconds(kNow))));
+    return StampStage(std::move(s), tenants(),
+                      std::make_shared<util::FakeClock>(util::SystemTime(std::chrono::seconds(kNow))));
 }
 
 std::string value(const Message& m, std::string_view name) {
@@ -68,7 +69,10 @@ TEST_CASE("stamps: a single-recipient message gets one-click links and a referen
     REQUIRE(st.onEndOfMessage(m, nullptr, notes).proceeds());
     const std::string lu = value(m, "List-Unsubscribe");
     std::smatch sm;
-    REQUIRE(std::regex_match(lu, sm, std::regex(R"(<https://unsub\.example\.com/u/([A-Za-z0-9_-]+)>, <mailto:unsubscribe@example\.com\?subject=unsubscribe%20([A-Za-z0-9_-]+)>)")));
+    REQUIRE(std::regex_match(
+        lu, sm,
+        std::regex(
+            R"(<https://unsub\.example\.com/u/([A-Za-z0-9_-]+)>, <mailto:unsubscribe@example\.com\?subject=unsubscribe%20([A-Za-z0-9_-]+)>)")));
     CHECK(sm[1] == sm[2]);
     CHECK(value(m, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click");
     auto claim = util::openClaim(*keys(), sm[1].str(), kUnsubscribePurpose, kNow + 60, std::chrono::hours(24));
@@ -86,7 +90,8 @@ TEST_CASE("stamps: a single-recipient message gets one-click links and a referen
     // The edits the adapter applies: three appended fields.
     auto edits = m.edits();
     REQUIRE(edits.headers.size() == 3);
-    for (const auto& e : edits.headers) CHECK(e.kind == HeaderEdit::Kind::Append);
+    for (const auto& e : edits.headers)
+        CHECK(e.kind == HeaderEdit::Kind::Append);
 }
 
 TEST_CASE("stamps: per-domain URL base from unsubscribe_domains (wildcard), no mailto there", "[stamps]") {
@@ -175,8 +180,8 @@ TEST_CASE("stamps: configuration is checked", "[stamps]") {
     CHECK(check("unsubscribe_url = https://u.example.com/u/\n").find("need unsubscribe_secret") != std::string::npos);
     CHECK(check("unsubscribe_url = ftp://x/\nunsubscribe_secret = 0123456789abcdef0123\n").find("not an https") !=
           std::string::npos);
-    CHECK(check("unsubscribe_mailto = not an address\nunsubscribe_secret = 0123456789abcdef0123\n").find("not a mail address") !=
-          std::string::npos);
+    CHECK(check("unsubscribe_mailto = not an address\nunsubscribe_secret = 0123456789abcdef0123\n")
+              .find("not a mail address") != std::string::npos);
     CHECK(check("unsubscribe_secret = short\n").find("unsubscribe_secret") != std::string::npos);
     CHECK(check("unsubscribe_url = https://u.example.com/u/\nunsubscribe_secret = 0123456789abcdef0123\n").empty());
 }
@@ -193,8 +198,8 @@ TEST_CASE("stamps: unsubscribe_domains lines, with file:line errors", "[stamps]"
              "bad.test          ftp://nope/\n"
              "toomany.test      https://x.test/ a@b.test extra\n";
     }
-    auto loaded = config::parseConfigText("unsubscribe_secret = 0123456789abcdef0123\nunsubscribe_domains = file:" + table + "\n",
-                                          "rampart.conf");
+    auto loaded = config::parseConfigText(
+        "unsubscribe_secret = 0123456789abcdef0123\nunsubscribe_domains = file:" + table + "\n", "rampart.conf");
     config::Diagnostics d = loaded.diagnostics;
     StampSettings s = StampSettings::fromConfig(loaded.config, d);
     const std::string errors = d.str();

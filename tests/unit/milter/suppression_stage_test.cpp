@@ -1,11 +1,12 @@
 // The milter's suppression stage: RCPT refusals for global and tenant entries, end-of-message
 // removal for from_domain entries, and refusal when nobody remains.
-#include <catch2/catch.hpp>
+#include "milter/stages/suppression_stage.h"
+
 #include <stdlib.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "milter/stages/suppression_stage.h"
 #include "temp_dir.h"
 
 using namespace rampart;
@@ -19,7 +20,8 @@ struct Fixture {
     test::TempDir dir{"supstage"};
     std::unique_ptr<suppress::Store> store;
     std::shared_ptr<suppress::Index> index = std::make_shared<suppress::Index>(suppress::NormalizeOptions{});
-    std::shared_ptr<util::FakeClock> clock = std::make_shared<util::FakeClock>(util::SystemTime(std::chrono::seconds(kNow)));
+    std::shared_ptr<util::FakeClock> clock =
+        std::make_shared<util::FakeClock>(util::SystemTime(std::chrono::seconds(kNow)));
     std::shared_ptr<const mail::TenantMap> tenants;
     Fixture() {
         auto s = suppress::Store::open(dir / "s.db", false);

@@ -79,8 +79,7 @@ TEST_CASE("GCRA: a day's cap is not spent in its first minute", "[policyd][decid
 }
 
 TEST_CASE("GCRA: burst, exact retry time and the pace text", "[policyd][decide][rate]") {
-    Harness h(parseOk("[pace]\nscope = mailbox\nrate = 8/h burst 2\n"),
-              local("2026-11-22 10:00:00"));
+    Harness h(parseOk("[pace]\nscope = mailbox\nrate = 8/h burst 2\n"), local("2026-11-22 10:00:00"));
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Allow);
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Allow);
     Decision d = h.send(kBob, "x@example.org");
@@ -97,16 +96,14 @@ TEST_CASE("GCRA: burst, exact retry time and the pace text", "[policyd][decide][
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Refuse);
 }
 
-TEST_CASE("calendar caps reset at local midnight in the limit's zone",
-          "[policyd][decide][calendar]") {
+TEST_CASE("calendar caps reset at local midnight in the limit's zone", "[policyd][decide][calendar]") {
     Harness h(parseOk("[daily]\nscope = mailbox\ncap = 3/day\n", "Europe/Berlin"),
               local("2026-11-22 23:50:00", "Europe/Berlin"));
     CHECK(h.sendMany(3, kBob, "x@example.org") == 3);
     Decision d = h.send(kBob, "x@example.org");
-    CHECK(
-        d.action ==
-        "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com reached cap 3/day (limit daily); "
-        "retry after 2026-11-23 00:00 CET");
+    CHECK(d.action ==
+          "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com reached cap 3/day (limit daily); "
+          "retry after 2026-11-23 00:00 CET");
     h.clock.set(local("2026-11-22 23:59:59", "Europe/Berlin"));
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Refuse);
     // 23:00 UTC is midnight in Berlin: a UTC day would not have turned yet.
@@ -114,20 +111,17 @@ TEST_CASE("calendar caps reset at local midnight in the limit's zone",
     CHECK(h.sendMany(4, kBob, "x@example.org") == 3);
 }
 
-TEST_CASE("calendar days across DST changes in Europe/Berlin (23 and 25 hours)",
-          "[policyd][decide][calendar]") {
+TEST_CASE("calendar days across DST changes in Europe/Berlin (23 and 25 hours)", "[policyd][decide][calendar]") {
     const auto* berlin = zone("Europe/Berlin");
     // Spring forward on 2026-03-29: the day runs from 23:00Z to 22:00Z.
     CHECK(periodStart(CalendarPeriod::Day, berlin, local("2026-03-29 12:00:00", "Europe/Berlin")) ==
           local("2026-03-28 23:00:00").time_since_epoch() / 1s);
-    CHECK(nextPeriodStart(CalendarPeriod::Day, berlin,
-                          local("2026-03-29 12:00:00", "Europe/Berlin")) ==
+    CHECK(nextPeriodStart(CalendarPeriod::Day, berlin, local("2026-03-29 12:00:00", "Europe/Berlin")) ==
           local("2026-03-29 22:00:00").time_since_epoch() / 1s);
     // Fall back on 2026-10-25: 22:00Z to 23:00Z, 25 hours.
     CHECK(periodStart(CalendarPeriod::Day, berlin, local("2026-10-25 12:00:00", "Europe/Berlin")) ==
           local("2026-10-24 22:00:00").time_since_epoch() / 1s);
-    CHECK(nextPeriodStart(CalendarPeriod::Day, berlin,
-                          local("2026-10-25 12:00:00", "Europe/Berlin")) ==
+    CHECK(nextPeriodStart(CalendarPeriod::Day, berlin, local("2026-10-25 12:00:00", "Europe/Berlin")) ==
           local("2026-10-25 23:00:00").time_since_epoch() / 1s);
     // The repeated hour 02:00-03:00 is two clock hours.
     CHECK(periodStart(CalendarPeriod::Hour, berlin, local("2026-10-25 00:30:00")) ==
@@ -139,19 +133,17 @@ TEST_CASE("calendar days across DST changes in Europe/Berlin (23 and 25 hours)",
               local("2026-10-24 12:00:00", "Europe/Berlin"));
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Allow);
     Decision d = h.send(kBob, "x@example.org");
-    CHECK(
-        d.action ==
-        "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com reached cap 1/day (limit daily); "
-        "retry after 2026-10-25 00:00 CEST");
+    CHECK(d.action ==
+          "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com reached cap 1/day (limit daily); "
+          "retry after 2026-10-25 00:00 CEST");
     h.clock.set(local("2026-10-25 00:00:00", "Europe/Berlin"));
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Allow);
     // 24 hours after midnight it is still the same (25-hour) day.
     h.clock.set(local("2026-10-25 23:30:00", "Europe/Berlin"));
     d = h.send(kBob, "x@example.org");
-    CHECK(
-        d.action ==
-        "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com reached cap 1/day (limit daily); "
-        "retry after 2026-10-26 00:00 CET");
+    CHECK(d.action ==
+          "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com reached cap 1/day (limit daily); "
+          "retry after 2026-10-26 00:00 CET");
     h.clock.set(local("2026-10-26 00:00:00", "Europe/Berlin"));
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Allow);
 
@@ -165,8 +157,7 @@ TEST_CASE("calendar days across DST changes in Europe/Berlin (23 and 25 hours)",
     CHECK(s.send(kBob, "x@example.org").verdict == Verdict::Allow);
 }
 
-TEST_CASE("weekly caps count ISO weeks (Monday to Sunday), hourly caps clock hours",
-          "[policyd][decide][calendar]") {
+TEST_CASE("weekly caps count ISO weeks (Monday to Sunday), hourly caps clock hours", "[policyd][decide][calendar]") {
     Harness h(parseOk("[weekly]\nscope = mailbox\ncap = 2/week\n", "Europe/Berlin"),
               local("2026-11-22 20:00:00", "Europe/Berlin"));  // a Sunday
     CHECK(h.sendMany(3, kBob, "x@example.org") == 2);
@@ -187,8 +178,7 @@ TEST_CASE("weekly caps count ISO weeks (Monday to Sunday), hourly caps clock hou
     CHECK(hour.sendMany(3, kBob, "x@example.org") == 2);
 }
 
-TEST_CASE("spacing: gaps within the jitter bounds, deterministic, per message",
-          "[policyd][decide][spacing]") {
+TEST_CASE("spacing: gaps within the jitter bounds, deterministic, per message", "[policyd][decide][spacing]") {
     const std::string limits = "[gap]\nscope = mailbox\nspacing = 3m ~ 45s\n";
     auto run = [&] {
         Harness h(parseOk(limits), local("2026-11-22 10:00:00"));
@@ -198,8 +188,8 @@ TEST_CASE("spacing: gaps within the jitter bounds, deterministic, per message",
             REQUIRE(h.send(kBob, "x@example.org").verdict == Verdict::Allow);
             const ScopeEntry* e = h.state.find(key("gap", kBob));
             REQUIRE(e);
-            auto next = SystemTime(std::chrono::duration_cast<SystemTime::duration>(
-                std::chrono::nanoseconds(e->nextSend)));
+            auto next =
+                SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(e->nextSend)));
             auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(next - sent);
             CHECK(gap >= 135s);
             CHECK(gap <= 225s);
@@ -231,8 +221,7 @@ TEST_CASE("spacing: gaps within the jitter bounds, deterministic, per message",
                              "retry after 2026-11-22 10:0"));
 }
 
-TEST_CASE("windows: office hours, crossing midnight, retry at the next opening",
-          "[policyd][decide][window]") {
+TEST_CASE("windows: office hours, crossing midnight, retry at the next opening", "[policyd][decide][window]") {
     Harness h(parseOk("[office]\nscope = mailbox\nwindow = mon-fri 08:00-18:00 Europe/Berlin\n"),
               local("2026-11-21 10:00:00", "Europe/Berlin"));  // Saturday
     Decision d = h.send(kBob, "x@example.org");
@@ -242,16 +231,13 @@ TEST_CASE("windows: office hours, crossing midnight, retry at the next opening",
     h.clock.set(local("2026-11-20 17:59:59", "Europe/Berlin"));  // Friday
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Allow);
     h.clock.set(local("2026-11-20 18:00:00", "Europe/Berlin"));
-    CHECK(h.send(kBob, "x@example.org").refusal->retryAt ==
-          local("2026-11-23 08:00:00", "Europe/Berlin"));
+    CHECK(h.send(kBob, "x@example.org").refusal->retryAt == local("2026-11-23 08:00:00", "Europe/Berlin"));
     h.clock.set(local("2026-11-23 07:59:59", "Europe/Berlin"));
-    CHECK(h.send(kBob, "x@example.org").refusal->retryAt ==
-          local("2026-11-23 08:00:00", "Europe/Berlin"));
+    CHECK(h.send(kBob, "x@example.org").refusal->retryAt == local("2026-11-23 08:00:00", "Europe/Berlin"));
     h.clock.set(local("2026-11-23 08:00:00", "Europe/Berlin"));
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Allow);
 
-    Harness night(parseOk("[night]\nscope = mailbox\nwindow = daily 22:00-06:00\n"),
-                  local("2026-11-22 23:00:00"));
+    Harness night(parseOk("[night]\nscope = mailbox\nwindow = daily 22:00-06:00\n"), local("2026-11-22 23:00:00"));
     CHECK(night.send(kBob, "x@example.org").verdict == Verdict::Allow);
     night.clock.set(local("2026-11-23 05:59:00"));
     CHECK(night.send(kBob, "x@example.org").verdict == Verdict::Allow);
@@ -260,28 +246,23 @@ TEST_CASE("windows: office hours, crossing midnight, retry at the next opening",
     night.clock.set(local("2026-11-23 21:59:59"));
     CHECK(night.send(kBob, "x@example.org").refusal->retryAt == local("2026-11-23 22:00:00"));
 
-    Harness fri(parseOk("[fri]\nscope = mailbox\nwindow = fri 22:00-06:00\n"),
-                local("2026-11-21 03:00:00"));
-    CHECK(fri.send(kBob, "x@example.org").verdict ==
-          Verdict::Allow);  // Saturday morning: Friday's span
+    Harness fri(parseOk("[fri]\nscope = mailbox\nwindow = fri 22:00-06:00\n"), local("2026-11-21 03:00:00"));
+    CHECK(fri.send(kBob, "x@example.org").verdict == Verdict::Allow);  // Saturday morning: Friday's span
     fri.clock.set(local("2026-11-21 23:00:00"));
     CHECK(fri.send(kBob, "x@example.org").refusal->retryAt == local("2026-11-27 22:00:00"));
 }
 
-TEST_CASE("warmup: a day counts only if the scope sent; idle days do not advance it",
-          "[policyd][decide][warmup]") {
-    Harness h(parseOk("[w]\nscope = mailbox\nwarmup = w\n[warmup w]\ndays = 2, 3, 5\n"),
-              local("2026-11-02 09:00:00"));
+TEST_CASE("warmup: a day counts only if the scope sent; idle days do not advance it", "[policyd][decide][warmup]") {
+    Harness h(parseOk("[w]\nscope = mailbox\nwarmup = w\n[warmup w]\ndays = 2, 3, 5\n"), local("2026-11-02 09:00:00"));
     CHECK(h.sendMany(3, kBob, "x@example.org") == 2);  // day 1
     h.clock.set(local("2026-11-03 09:00:00"));
     CHECK(h.sendMany(4, kBob, "x@example.org") == 3);  // day 2
     h.clock.set(local("2026-11-06 09:00:00"));         // two idle days later: day 3
     CHECK(h.sendMany(6, kBob, "x@example.org") == 5);
     Decision d = h.send(kBob, "x@example.org");
-    CHECK(
-        d.action ==
-        "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com reached warmup cap 5/day (day 3, "
-        "limit w); retry after 2026-11-07 00:00 UTC");
+    CHECK(d.action ==
+          "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com reached warmup cap 5/day (day 3, "
+          "limit w); retry after 2026-11-07 00:00 UTC");
     // A day whose only reservation was released (never sent) does not count either.
     h.clock.set(local("2026-11-07 09:00:00"));
     CHECK(h.rcpt(rcpt(kBob, "x@example.org", "released")).verdict == Verdict::Allow);
@@ -293,18 +274,15 @@ TEST_CASE("warmup: a day counts only if the scope sent; idle days do not advance
     CHECK(rows[0].warmupCap == 5u);
 }
 
-TEST_CASE("warmup: start date counts calendar days; tighter of warmup and cap wins",
-          "[policyd][decide][warmup]") {
-    const std::string text =
-        "[w]\nscope = mailbox\nwarmup = w\n[warmup w]\ndays = 5, 10, 20\nstart = 2026-11-20\n";
+TEST_CASE("warmup: start date counts calendar days; tighter of warmup and cap wins", "[policyd][decide][warmup]") {
+    const std::string text = "[w]\nscope = mailbox\nwarmup = w\n[warmup w]\ndays = 5, 10, 20\nstart = 2026-11-20\n";
     Harness early(parseOk(text), local("2026-11-19 09:00:00"));
     CHECK(early.sendMany(6, kBob, "x@example.org") == 5);  // before the start: day 1
     Harness h(parseOk(text), local("2026-11-22 09:00:00"));
     CHECK(h.sendMany(25, kBob, "x@example.org") == 20);  // day 3 without ever sending before
 
-    Harness t(
-        parseOk("[t]\nscope = mailbox\ncap = 12/day\nwarmup = w\n[warmup w]\ndays = 10, 20\n"),
-        local("2026-11-22 09:00:00"));
+    Harness t(parseOk("[t]\nscope = mailbox\ncap = 12/day\nwarmup = w\n[warmup w]\ndays = 10, 20\n"),
+              local("2026-11-22 09:00:00"));
     CHECK(t.sendMany(11, kBob, "x@example.org") == 10);
     CHECK(t.send(kBob, "x@example.org").refusal->reason == Reason::WarmupCap);
     t.clock.set(local("2026-11-23 09:00:00"));
@@ -330,13 +308,11 @@ when  = provider = google
 cap   = 2/day
 )"),
               local("2026-11-22 09:00:00"));
-    auto to = [&](const std::string& sender, const std::string& recipient,
-                  const std::string& provider) {
+    auto to = [&](const std::string& sender, const std::string& recipient, const std::string& provider) {
         Request r = rcpt(sender, recipient, "i" + std::to_string(++h.serial));
         r.provider = provider;
         Decision d = h.rcpt(r);
-        if (d.verdict == Verdict::Allow)
-            h.state.commit(r.instance, "Q" + r.instance, 1, recipient, h.clock.now());
+        if (d.verdict == Verdict::Allow) h.state.commit(r.instance, "Q" + r.instance, 1, recipient, h.clock.now());
         return d;
     };
     CHECK(to(kBob, "a@gmail.com", "google").verdict == Verdict::Allow);
@@ -348,8 +324,7 @@ cap   = 2/day
           "(limit google-per-domain); retry after 2026-11-23 00:00 UTC");
     CHECK(to(kBob, "a@yahoo.com", "yahoo").verdict == Verdict::NotApplicable);
     CHECK(to("dave@other.example", "a@gmail.com", "google").verdict == Verdict::Allow);
-    CHECK(h.state.find(
-        key("google-per-domain", std::string("acme-mail.com") + kKeyValueSep + "google")));
+    CHECK(h.state.find(key("google-per-domain", std::string("acme-mail.com") + kKeyValueSep + "google")));
 
     Harness p(parseOk("[p]\nscope = provider\ncap = 1/day\n"), local("2026-11-22 09:00:00"));
     CHECK(p.send(kBob, "a@Example.ORG").verdict == Verdict::Allow);
@@ -358,9 +333,8 @@ cap   = 2/day
 }
 
 TEST_CASE("msgs caps count a message once however many recipients", "[policyd][decide][messages]") {
-    Harness h(
-        parseOk("[m]\nscope = mailbox\ncap = 2 msgs/day\n[r]\nscope = mailbox\ncap = 4/day\n"),
-        local("2026-11-22 09:00:00"));
+    Harness h(parseOk("[m]\nscope = mailbox\ncap = 2 msgs/day\n[r]\nscope = mailbox\ncap = 4/day\n"),
+              local("2026-11-22 09:00:00"));
     for (const char* r : {"a@x.example", "b@x.example", "c@x.example"}) {
         CHECK(h.rcpt(rcpt(kBob, r, "m1")).verdict == Verdict::Allow);
     }
@@ -376,8 +350,7 @@ TEST_CASE("msgs caps count a message once however many recipients", "[policyd][d
     CHECK(d.action.find("reached cap 2 msgs/day (limit m)") != std::string::npos);
 }
 
-TEST_CASE("reservations count until committed, released, or expired",
-          "[policyd][decide][reservations]") {
+TEST_CASE("reservations count until committed, released, or expired", "[policyd][decide][reservations]") {
     Harness h(parseOk("[one]\nscope = mailbox\ncap = 1/day\n"), local("2026-11-22 09:00:00"));
     CHECK(h.rcpt(rcpt(kBob, "a@x.example", "t1")).verdict == Verdict::Allow);
     CHECK(h.rcpt(rcpt(kBob, "b@x.example", "t2")).verdict == Verdict::Refuse);  // reserved counts
@@ -437,24 +410,20 @@ TEST_CASE("commit with fewer recipients than reserved", "[policyd][decide][reser
     CHECK(c.committedRecipients == 2);
     CHECK(h.state.committed("Q2")->recipients.at(1).recipient == recipientHash("b@x.example"));
     CHECK(countOf(h.state, key("c", kBob), h.limits, h.clock.now()) == 3);
-    const Bucket* b = h.state.find(key("c", kBob))
-                          ->bucket(0, periodStart(CalendarPeriod::Day, zone("UTC"), h.clock.now()));
+    const Bucket* b =
+        h.state.find(key("c", kBob))->bucket(0, periodStart(CalendarPeriod::Day, zone("UTC"), h.clock.now()));
     CHECK(b->reserved == 0);
     CHECK_FALSE(h.state.commit("unknown", "Q9", 1, "", h.clock.now()).found);
 }
 
-TEST_CASE("refund by queue id: whole message, named recipients, idempotent",
-          "[policyd][decide][refund]") {
-    Harness h(
-        parseOk("[c]\nscope = mailbox\ncap = 10/day\n[m]\nscope = mailbox\ncap = 5 msgs/day\n"),
-        local("2026-11-22 09:00:00"));
+TEST_CASE("refund by queue id: whole message, named recipients, idempotent", "[policyd][decide][refund]") {
+    Harness h(parseOk("[c]\nscope = mailbox\ncap = 10/day\n[m]\nscope = mailbox\ncap = 5 msgs/day\n"),
+              local("2026-11-22 09:00:00"));
     for (const char* r : {"a@x.example", "b@x.example", "c@x.example"}) {
         REQUIRE(h.rcpt(rcpt(kBob, r, "t1")).verdict == Verdict::Allow);
     }
     h.state.commit("t1", "4F3A2B1C", 3, "", h.clock.now());
-    auto count = [&](const char* limit) {
-        return countOf(h.state, key(limit, kBob), h.limits, h.clock.now());
-    };
+    auto count = [&](const char* limit) { return countOf(h.state, key(limit, kBob), h.limits, h.clock.now()); };
     CHECK(count("c") == 3);
     CHECK(count("m") == 1);
 
@@ -475,14 +444,11 @@ TEST_CASE("refund by queue id: whole message, named recipients, idempotent",
     CHECK(r.recipients == 2);
     CHECK(count("c") == 0);
     CHECK(count("m") == 0);
-    CHECK(h.state.refund("4F3A2B1C", {}, h.clock.now()).status ==
-          RefundResult::Status::AlreadyRefunded);
+    CHECK(h.state.refund("4F3A2B1C", {}, h.clock.now()).status == RefundResult::Status::AlreadyRefunded);
     CHECK(count("c") == 0);
     r = h.state.refund("NOPE", {}, h.clock.now());
     CHECK(r.status == RefundResult::Status::UnknownQueueId);
-    CHECK(
-        r.text ==
-        "unknown queue id NOPE (nothing committed under it here, or older than the refund window)");
+    CHECK(r.text == "unknown queue id NOPE (nothing committed under it here, or older than the refund window)");
 
     // After the refund window the queue id is forgotten.
     for (const char* rc : {"d@x.example", "e@x.example"})
@@ -523,8 +489,7 @@ TEST_CASE("pause and resume: the admin kill switch", "[policyd][decide][pause]")
     REQUIRE(one);
     h.state.pause(*one, "alice", "", h.clock.now());
     d = h.send(kBob, "x@example.org");
-    CHECK(d.action ==
-          "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com paused by admin (limit c)");
+    CHECK(d.action == "DEFER_IF_PERMIT 4.7.1 rampart: mailbox bob@acme-mail.com paused by admin (limit c)");
     h.state.resume(*one);
     auto rcptDomain = ScopeSpec::parse("recipient_domain=blocked.example");
     h.state.pause(*rcptDomain, "alice", "complaints", h.clock.now());
@@ -533,9 +498,8 @@ TEST_CASE("pause and resume: the admin kill switch", "[policyd][decide][pause]")
 }
 
 TEST_CASE("reset clears counts and moves the warmup day", "[policyd][decide][reset]") {
-    Harness h(
-        parseOk("[c]\nscope = mailbox\ncap = 3/day\nwarmup = w\n[warmup w]\ndays = 2, 3, 5, 8\n"),
-        local("2026-11-22 09:00:00"));
+    Harness h(parseOk("[c]\nscope = mailbox\ncap = 3/day\nwarmup = w\n[warmup w]\ndays = 2, 3, 5, 8\n"),
+              local("2026-11-22 09:00:00"));
     CHECK(h.sendMany(3, kBob, "x@example.org") == 2);
     auto spec = ScopeSpec::parse("mailbox=bob@acme-mail.com");
     CHECK(h.state.reset(*spec, std::nullopt, h.limits, h.clock.now()) == 1);
@@ -558,8 +522,7 @@ TEST_CASE("reset clears counts and moves the warmup day", "[policyd][decide][res
     CHECK(h.sendMany(4, "new@acme-mail.com", "x@example.org") == 3);
 }
 
-TEST_CASE("counters belong to the limit name and scope: a changed cap applies at once",
-          "[policyd][decide][reload]") {
+TEST_CASE("counters belong to the limit name and scope: a changed cap applies at once", "[policyd][decide][reload]") {
     Harness h(parseOk("[c]\nscope = mailbox\ncap = 5/day\n"), local("2026-11-22 09:00:00"));
     CHECK(h.sendMany(5, kBob, "x@example.org") == 5);
     h.limits = parseOk("[c]\nscope = mailbox\ncap = 3/day\n");
@@ -583,15 +546,13 @@ TEST_CASE("exemptions answer DUNNO without counting", "[policyd][decide][exempt]
 }
 
 TEST_CASE("null sender and case-insensitive addresses", "[policyd][decide][scopes]") {
-    Harness h(
-        parseOk("[c]\nscope = mailbox\ncap = 2/day\n[d]\nscope = sender_domain\ncap = 10/day\n"),
-        local("2026-11-22 09:00:00"));
+    Harness h(parseOk("[c]\nscope = mailbox\ncap = 2/day\n[d]\nscope = sender_domain\ncap = 10/day\n"),
+              local("2026-11-22 09:00:00"));
     Decision d = h.send("", "x@example.org");  // a bounce: no mailbox, no sender domain
     CHECK(d.verdict == Verdict::NotApplicable);
     CHECK(d.action == "DUNNO");
     CHECK(h.send("<>", "x@example.org").verdict == Verdict::NotApplicable);
-    CHECK(h.send("", "x@example.org", "bob").verdict ==
-          Verdict::Allow);  // authenticated: the login counts
+    CHECK(h.send("", "x@example.org", "bob").verdict == Verdict::Allow);  // authenticated: the login counts
     CHECK(h.send("Bob@ACME-Mail.com", "x@example.org").verdict == Verdict::Allow);
     CHECK(h.send("bob@acme-mail.com", "x@example.org").verdict == Verdict::Allow);
     d = h.send("BOB@acme-mail.COM", "x@example.org");
@@ -600,10 +561,8 @@ TEST_CASE("null sender and case-insensitive addresses", "[policyd][decide][scope
     CHECK(countOf(h.state, key("d", "acme-mail.com"), h.limits, h.clock.now()) == 2);
 }
 
-TEST_CASE("monitor-only limits and the global monitor flag allow, log and count",
-          "[policyd][decide][monitor]") {
-    Harness h(parseOk("[trial]\nscope = mailbox\ncap = 1/day\nmonitor = yes\n"),
-              local("2026-11-22 09:00:00"));
+TEST_CASE("monitor-only limits and the global monitor flag allow, log and count", "[policyd][decide][monitor]") {
+    Harness h(parseOk("[trial]\nscope = mailbox\ncap = 1/day\nmonitor = yes\n"), local("2026-11-22 09:00:00"));
     CHECK(h.send(kBob, "x@example.org").wouldDefer.empty());
     Decision d = h.send(kBob, "x@example.org");
     CHECK(d.verdict == Verdict::Allow);
@@ -622,11 +581,9 @@ TEST_CASE("monitor-only limits and the global monitor flag allow, log and count"
     CHECK(countOf(g.state, key("c", kBob), g.limits, g.clock.now()) == 4);
 }
 
-TEST_CASE("the binding refusal: reject first, then the latest retry",
-          "[policyd][decide][binding]") {
-    Harness h(
-        parseOk("[hourly]\nscope = mailbox\ncap = 1/h\n[daily]\nscope = mailbox\ncap = 1/day\n"),
-        local("2026-11-22 09:00:00"));
+TEST_CASE("the binding refusal: reject first, then the latest retry", "[policyd][decide][binding]") {
+    Harness h(parseOk("[hourly]\nscope = mailbox\ncap = 1/h\n[daily]\nscope = mailbox\ncap = 1/day\n"),
+              local("2026-11-22 09:00:00"));
     CHECK(h.send(kBob, "x@example.org").verdict == Verdict::Allow);
     Decision d = h.send(kBob, "x@example.org");
     CHECK(d.refusal->limit == "daily");
@@ -636,8 +593,7 @@ TEST_CASE("the binding refusal: reject first, then the latest retry",
               local("2026-11-22 09:00:00"));
     CHECK(r.send(kBob, "x@example.org").verdict == Verdict::Allow);
     d = r.send(kBob, "x@example.org");
-    CHECK(d.action ==
-          "REJECT 5.7.1 rampart: mailbox bob@acme-mail.com reached cap 1/h (limit hard)");
+    CHECK(d.action == "REJECT 5.7.1 rampart: mailbox bob@acme-mail.com reached cap 1/h (limit hard)");
     r.clock.set(local("2026-11-22 10:00:00"));
     d = r.send(kBob, "x@example.org");
     CHECK(d.action ==

@@ -1,6 +1,5 @@
 // The journal: replay equals the live state, torn tails are ignored with a warning, snapshots and
 // journals round-trip, a killed process loses nothing it flushed, and the directory lock.
-#include "temp_dir.h"
 #include "policyd/journal.h"
 
 #include <signal.h>
@@ -13,6 +12,7 @@
 #include <fstream>
 
 #include "policyd_fixture.h"
+#include "temp_dir.h"
 
 using namespace policyd_test;
 namespace fs = std::filesystem;
@@ -109,8 +109,7 @@ TEST_CASE("journal: a reopened directory has the state that was flushed", "[poli
         CHECK(Journal::lockHolder(dir.path) == ::getpid());
         auto second = Journal::open(dir.path, h.state);
         REQUIRE_FALSE(second);
-        CHECK(second.error() ==
-              dir.path + " is in use by another process (pid " + std::to_string(::getpid()) + ")");
+        CHECK(second.error() == dir.path + " is in use by another process (pid " + std::to_string(::getpid()) + ")");
 
         State peek;  // rampartctl while the daemon runs
         REQUIRE(Journal::loadReadOnly(dir.path, peek));
@@ -147,8 +146,7 @@ TEST_CASE("journal: a torn or garbled tail is ignored with a warning", "[policyd
         expected = after10;
     }
     SECTION("garbage after the last record") {
-        std::ofstream(journalFile, std::ios::app | std::ios::binary)
-            << std::string("\x10\x00\x00\x00garbage", 11);
+        std::ofstream(journalFile, std::ios::app | std::ios::binary) << std::string("\x10\x00\x00\x00garbage", 11);
         expected = h.state;
     }
     State loaded;
@@ -156,8 +154,7 @@ TEST_CASE("journal: a torn or garbled tail is ignored with a warning", "[policyd
     REQUIRE(report);
     REQUIRE(report->warnings.size() == 1);
     CHECK(report->warnings[0].starts_with(journalName(report->generation) + ": ignored "));
-    CHECK(report->warnings[0].find(" bytes of a torn or damaged tail at offset ") !=
-          std::string::npos);
+    CHECK(report->warnings[0].find(" bytes of a torn or damaged tail at offset ") != std::string::npos);
     CHECK(loaded == expected);
     // The daemon starts from there: a clean snapshot, the damaged journal gone.
     State opened;
@@ -165,8 +162,7 @@ TEST_CASE("journal: a torn or garbled tail is ignored with a warning", "[policyd
     REQUIRE(j);
     CHECK((*j)->loadReport().warnings == report->warnings);
     CHECK(opened == expected);
-    CHECK(files(dir.path) ==
-          std::vector<std::string>{journalName((*j)->generation()), "lock", "snapshot"});
+    CHECK(files(dir.path) == std::vector<std::string>{journalName((*j)->generation()), "lock", "snapshot"});
 }
 
 TEST_CASE("journal: snapshots and journals round-trip", "[policyd][journal][snapshot]") {
@@ -201,12 +197,10 @@ TEST_CASE("journal: snapshots and journals round-trip", "[policyd][journal][snap
     CHECK((*j)->loadReport().warnings.empty());
     CHECK(loaded == h.state);
     // Old generations are removed once a snapshot covers them.
-    CHECK(files(dir.path) ==
-          std::vector<std::string>{journalName((*j)->generation()), "lock", "snapshot"});
+    CHECK(files(dir.path) == std::vector<std::string>{journalName((*j)->generation()), "lock", "snapshot"});
 }
 
-TEST_CASE("journal: a damaged snapshot stops the start instead of losing counts",
-          "[policyd][journal][snapshot]") {
+TEST_CASE("journal: a damaged snapshot stops the start instead of losing counts", "[policyd][journal][snapshot]") {
     TempDir dir;
     Harness h(parseOk(kLimits), local("2026-11-22 09:00:00"));
     {
@@ -219,8 +213,7 @@ TEST_CASE("journal: a damaged snapshot stops the start instead of losing counts"
     State s;
     auto j = Journal::open(dir.path, s);
     REQUIRE_FALSE(j);
-    CHECK(
-        j.error().starts_with(dir / "snapshot is damaged (incomplete or bad checksum at offset "));
+    CHECK(j.error().starts_with(dir / "snapshot is damaged (incomplete or bad checksum at offset "));
     CHECK(j.error().ends_with("); move it away to start with an empty state"));
     CHECK_FALSE(Journal::lockHolder(dir.path));  // a failed open does not keep the lock
 }
@@ -268,8 +261,7 @@ TEST_CASE("journal: kill -9 after flush loses nothing", "[policyd][journal][cras
     CHECK(loaded.reservation("inflight"));
 }
 
-TEST_CASE("journal: strict mode syncs in flush; a missing directory is created",
-          "[policyd][journal]") {
+TEST_CASE("journal: strict mode syncs in flush; a missing directory is created", "[policyd][journal]") {
     TempDir dir;
     JournalOptions strict;
     strict.syncInterval = std::chrono::milliseconds(0);
@@ -284,6 +276,5 @@ TEST_CASE("journal: strict mode syncs in flush; a missing directory is created",
     State peek;
     REQUIRE(Journal::loadReadOnly(dir / "sub/dir", peek));
     CHECK(peek == h.state);
-    CHECK(Journal::loadReadOnly(dir / "nope", peek).error() ==
-          dir / "nope does not exist or is not a directory");
+    CHECK(Journal::loadReadOnly(dir / "nope", peek).error() == dir / "nope does not exist or is not a directory");
 }

@@ -6,8 +6,7 @@
 
 using namespace policyd_test;
 
-TEST_CASE("the example of docs/limits.md parses into limits, schedules and exemptions",
-          "[policyd][limits]") {
+TEST_CASE("the example of docs/limits.md parses into limits, schedules and exemptions", "[policyd][limits]") {
     LimitSet set = parseOk(R"(
 # A comment
 [cold-mailbox]                          # a limit
@@ -67,8 +66,7 @@ client_address = 10.0.0.0/8
     CHECK(google.usesProvider);
     CHECK(set.needsProvider());
 
-    CHECK(set.exemptions().values[static_cast<size_t>(Attribute::Mailbox)].count(
-        "postmaster@acme-mail.com"));
+    CHECK(set.exemptions().values[static_cast<size_t>(Attribute::Mailbox)].count("postmaster@acme-mail.com"));
     CHECK(set.exemptions().networks.contains("10.1.2.3"));
 }
 
@@ -110,8 +108,7 @@ start = 2026-11-01
           "and sender ~ *@acme-*.com\" cap=40 msgs/day rate=\"5/min\" spacing=\"2m ~ 30s\" "
           "window=\"sat,sun 10:00-14:00; mon-wed,fri 22:00-06:00 America/New_York\" warmup=w "
           "action=reject monitor=yes timezone=Europe/Berlin");
-    CHECK(set.warmups()[0].str() ==
-          "[warmup w]\nramp = 10/day + 15% per day up to 40/day\nstart = 2026-11-01\n");
+    CHECK(set.warmups()[0].str() == "[warmup w]\nramp = 10/day + 15% per day up to 40/day\nstart = 2026-11-01\n");
     Diagnostics d;
     LimitSet again = LimitSet::parse(set.str(), "printed", zone("UTC"), d);
     INFO(set.str());
@@ -119,8 +116,7 @@ start = 2026-11-01
     CHECK(again.str() == set.str());
 }
 
-TEST_CASE("ramp arithmetic: percentages compound and round down, steps add",
-          "[policyd][limits][warmup]") {
+TEST_CASE("ramp arithmetic: percentages compound and round down, steps add", "[policyd][limits][warmup]") {
     LimitSet set = parseOk(R"(
 [warmup pct]
 ramp = 10/day + 15% per day up to 40/day
@@ -130,8 +126,7 @@ ramp = 10/day + 5 per day up to 40/day
 ramp = 20/day + 15% per day up to 100/day
 )");
     // 10 x 1.15^(d-1): 10, 11.5, 13.2, 15.2, 17.5, 20.1, 23.1, 26.6, 30.6, 35.2, 40.5 -> capped.
-    CHECK(set.warmups()[0].table ==
-          std::vector<uint64_t>{10, 11, 13, 15, 17, 20, 23, 26, 30, 35, 40});
+    CHECK(set.warmups()[0].table == std::vector<uint64_t>{10, 11, 13, 15, 17, 20, 23, 26, 30, 35, 40});
     CHECK(set.warmups()[1].table == std::vector<uint64_t>{10, 15, 20, 25, 30, 35, 40});
     // 20 x 1.15 = 22.999999999999996 in binary floating point: still 23.
     CHECK(set.warmups()[2].capOnDay(2) == 23);
@@ -151,8 +146,7 @@ window = fri-mon 09:00-24:00; daily 00:00-01:00
     CHECK(w.str() == "mon,fri-sun 09:00-24:00; daily 00:00-01:00");
 }
 
-TEST_CASE("provider tables: built-ins, overrides, MX suffixes that must all match",
-          "[policyd][limits][providers]") {
+TEST_CASE("provider tables: built-ins, overrides, MX suffixes that must all match", "[policyd][limits][providers]") {
     LimitSet builtin = parseOk("");
     CHECK(builtin.providerForDomain("GMail.com") == std::optional<std::string>("google"));
     CHECK(builtin.providerForDomain("hotmail.com") == std::optional<std::string>("microsoft"));
@@ -160,8 +154,7 @@ TEST_CASE("provider tables: built-ins, overrides, MX suffixes that must all matc
     CHECK_FALSE(builtin.providerForDomain("acme.example"));
     CHECK(builtin.providerForMx({"aspmx.l.google.com.", "ALT1.ASPMX.L.GOOGLE.COM"}) ==
           std::optional<std::string>("google"));
-    CHECK(builtin.providerForMx({"acme-com.mail.protection.outlook.com"}) ==
-          std::optional<std::string>("microsoft"));
+    CHECK(builtin.providerForMx({"acme-com.mail.protection.outlook.com"}) == std::optional<std::string>("microsoft"));
     CHECK(builtin.providerForMx({"mta5.am0.yahoodns.net"}) == std::optional<std::string>("yahoo"));
     CHECK_FALSE(builtin.providerForMx({"aspmx.l.google.com", "mx.acme.example"}));  // not all
     CHECK_FALSE(builtin.providerForMx({}));
@@ -179,18 +172,14 @@ google = .google.example
     CHECK(custom.providerForDomain("gmail.com") == std::optional<std::string>("gmail-consumer"));
     CHECK(custom.providerForDomain("googlemail.com") == std::optional<std::string>("google"));
     CHECK(custom.providerForDomain("acme.example") == std::optional<std::string>("proofpoint"));
-    CHECK(custom.providerForMx({"mx0a-001.pphosted.com"}) ==
-          std::optional<std::string>("proofpoint"));
+    CHECK(custom.providerForMx({"mx0a-001.pphosted.com"}) == std::optional<std::string>("proofpoint"));
     CHECK(custom.providerForMx({"mx.google.example"}) == std::optional<std::string>("google"));
-    CHECK_FALSE(
-        custom.providerForMx({"aspmx.l.google.com"}));  // google's built-in suffixes replaced
+    CHECK_FALSE(custom.providerForMx({"aspmx.l.google.com"}));  // google's built-in suffixes replaced
     CHECK(custom.providerForMx({"x.icloud.com"}) == std::optional<std::string>("apple"));
 }
 
-TEST_CASE("needsProvider: a provider scope, condition or exemption",
-          "[policyd][limits][providers]") {
-    CHECK(
-        parseOk("[a]\nscope = mailbox\nwhen = provider != google\ncap = 1/day\n").needsProvider());
+TEST_CASE("needsProvider: a provider scope, condition or exemption", "[policyd][limits][providers]") {
+    CHECK(parseOk("[a]\nscope = mailbox\nwhen = provider != google\ncap = 1/day\n").needsProvider());
     CHECK(parseOk("[exempt]\nprovider = apple\n").needsProvider());
     CHECK_FALSE(parseOk("[a]\nscope = mailbox\ncap = 1/day\n").needsProvider());
 }
@@ -251,10 +240,9 @@ TEST_CASE("parser errors name file:line and what was expected", "[policyd][limit
 
 TEST_CASE("window, when, warmup and duplicate errors", "[policyd][limits][errors]") {
     const std::string head = "[cold]\nscope = mailbox\ncap = 1/day\n";
-    CHECK(
-        diagnostics(head + "window = mon-fry 08:00-18:00\n") ==
-        "limits.conf:4: window: unknown day range \"mon-fry\" (mon, tue, wed, thu, fri, sat, sun, "
-        "a range mon-fri, a list sat,sun, or daily)\n");
+    CHECK(diagnostics(head + "window = mon-fry 08:00-18:00\n") ==
+          "limits.conf:4: window: unknown day range \"mon-fry\" (mon, tue, wed, thu, fri, sat, sun, "
+          "a range mon-fri, a list sat,sun, or daily)\n");
     CHECK(diagnostics(head + "window = mon-fri 08:00-25:00\n") ==
           "limits.conf:4: window: bad time in \"08:00-25:00\" (HH:MM-HH:MM, 24-hour, 00:00 to "
           "24:00)\n");
@@ -280,8 +268,7 @@ TEST_CASE("window, when, warmup and duplicate errors", "[policyd][limits][errors
     CHECK(diagnostics(head + "warmup = cold-mailbx\n[warmup cold-mailbox]\ndays = 1\n") ==
           "limits.conf:4: warmup: no [warmup cold-mailbx] section in this file (did you mean "
           "cold-mailbox?)\n");
-    CHECK(diagnostics(head + "cap = 2/day\n") ==
-          "limits.conf:4: duplicate key \"cap\" in [cold] (first at line 3)\n");
+    CHECK(diagnostics(head + "cap = 2/day\n") == "limits.conf:4: duplicate key \"cap\" in [cold] (first at line 3)\n");
     CHECK(diagnostics(head + "[cold]\nscope = sender\ncap = 1/h\n") ==
           "limits.conf:4: duplicate limit [cold] (first at line 1)\n");
     CHECK(diagnostics(head + "action = bounce\nmonitor = maybe\ntimezone = Mars/Olympus\n") ==
@@ -302,8 +289,7 @@ TEST_CASE("warmup section errors", "[policyd][limits][errors][warmup]") {
     CHECK(diagnostics("[warmup w]\ndays = 10, twenty\n") ==
           "limits.conf:2: days: expected whole numbers separated by commas (the cap on day 1, 2, "
           "...), got \"twenty\"\n");
-    CHECK(diagnostics("[warmup w]\nstart = 2026-11-01\n") ==
-          "limits.conf:1: [warmup w] needs days or ramp\n");
+    CHECK(diagnostics("[warmup w]\nstart = 2026-11-01\n") == "limits.conf:1: [warmup w] needs days or ramp\n");
     CHECK(diagnostics("[warmup w]\ndays = 10, 0, 20\n") ==
           "limits.conf:2: days: a day with 0 stalls the warmup (a day counts only if the scope "
           "sent); count calendar days with start = YYYY-MM-DD to pause on some days\n");
@@ -312,12 +298,10 @@ TEST_CASE("warmup section errors", "[policyd][limits][errors][warmup]") {
           "limits.conf:3: start: expected a date YYYY-MM-DD, got \"2026-13-01\"\n");
     CHECK(diagnostics("[warmup w]\ndays = 1\n[warmup w]\ndays = 2\n") ==
           "limits.conf:3: duplicate warmup schedule [warmup w] (first at line 1)\n");
-    CHECK(diagnostics("[warmup]\ndays = 1\n") ==
-          "limits.conf:1: a warmup schedule needs a name: [warmup NAME]\n");
+    CHECK(diagnostics("[warmup]\ndays = 1\n") == "limits.conf:1: a warmup schedule needs a name: [warmup NAME]\n");
 }
 
-TEST_CASE("line structure errors: keys outside sections, continuations, junk",
-          "[policyd][limits][errors]") {
+TEST_CASE("line structure errors: keys outside sections, continuations, junk", "[policyd][limits][errors]") {
     CHECK(diagnostics("cap = 40/day\n") ==
           "limits.conf:1: \"cap = 40/day\" comes before any section (start one with [NAME])\n");
     CHECK(diagnostics("[a]\n  scope = mailbox\n") ==
@@ -328,8 +312,7 @@ TEST_CASE("line structure errors: keys outside sections, continuations, junk",
     CHECK(diagnostics("[a]\nscope = mailbox\ncap 40/day\n") ==
           "limits.conf:3: expected \"key = value\", got \"cap 40/day\"\n"
           "limits.conf:1: [a] enforces nothing (add cap, rate, spacing, window or warmup)\n");
-    CHECK(diagnostics("[a/b]\n") ==
-          "limits.conf:1: bad limit name \"a/b\" (letters, digits, -, _ and .)\n");
+    CHECK(diagnostics("[a/b]\n") == "limits.conf:1: bad limit name \"a/b\" (letters, digits, -, _ and .)\n");
     CHECK(diagnostics("[exempt]\nmailbx = a@b.c\n") ==
           "limits.conf:2: unknown key \"mailbx\" in [exempt] (did you mean mailbox?)\n");
     CHECK(diagnostics("[exempt]\nclient_address = 10.0.0.0/33\n") ==
@@ -340,32 +323,28 @@ TEST_CASE("line structure errors: keys outside sections, continuations, junk",
 }
 
 TEST_CASE("warnings for settings that can never bind", "[policyd][limits][warnings]") {
-    CHECK(
-        diagnostics("[a]\nscope = mailbox\ncap = 100/h\nrate = 8/h\n") ==
-        "limits.conf:1: warning: [a]: cap = 100/h can never be reached: rate = 8/h lets at most 9 "
-        "through per h\n");
+    CHECK(diagnostics("[a]\nscope = mailbox\ncap = 100/h\nrate = 8/h\n") ==
+          "limits.conf:1: warning: [a]: cap = 100/h can never be reached: rate = 8/h lets at most 9 "
+          "through per h\n");
     CHECK(diagnostics("[a]\nscope = mailbox\nrate = 8/h\nspacing = 10m\n") ==
           "limits.conf:1: warning: [a]: rate = 8/h never binds: spacing = 10m already keeps sends "
           "further apart\n");
-    CHECK(
-        diagnostics("[a]\nscope = mailbox\ncap = 5/day\nwarmup = w\n[warmup w]\ndays = 10, 20\n") ==
-        "limits.conf:1: warning: [a]: warmup w never binds: cap = 5/day is at most its value on "
-        "every day\n");
+    CHECK(diagnostics("[a]\nscope = mailbox\ncap = 5/day\nwarmup = w\n[warmup w]\ndays = 10, 20\n") ==
+          "limits.conf:1: warning: [a]: warmup w never binds: cap = 5/day is at most its value on "
+          "every day\n");
     CHECK(diagnostics("[a]\nscope = mailbox\ncap = 40/day\nrate = 8/h\n").empty());
 }
 
 TEST_CASE("a missing limits file is one error naming it", "[policyd][limits][errors]") {
     Diagnostics d;
     (void)LimitSet::load("/nonexistent/limits.conf", nullptr, d);
-    CHECK(d.str() ==
-          "/nonexistent/limits.conf: cannot open the limits file: No such file or directory\n");
+    CHECK(d.str() == "/nonexistent/limits.conf: cannot open the limits file: No such file or directory\n");
 }
 
 TEST_CASE("the shipped example and presets parse without errors", "[policyd][limits][conf]") {
     for (const char* f : {"/conf/limits.conf", "/conf/warmup-presets.conf"}) {
         Diagnostics d;
-        LimitSet set =
-            LimitSet::load(std::string(RAMPART_SOURCE_DIR) + f, zone("Europe/Berlin"), d);
+        LimitSet set = LimitSet::load(std::string(RAMPART_SOURCE_DIR) + f, zone("Europe/Berlin"), d);
         INFO(f << "\n" << d.str());
         CHECK(d.all().empty());  // neither errors nor warnings
         CHECK_FALSE(set.warmups().empty());

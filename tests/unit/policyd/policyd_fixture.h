@@ -2,12 +2,11 @@
 // requests, local times in a zone, and a harness that decides + applies like the daemon does.
 #pragma once
 
-#include <cstdio>
-
 #include <date/date.h>
 #include <date/tz.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <sstream>
 #include <string>
 
@@ -48,14 +47,16 @@ inline std::string diagnostics(const std::string& text, const char* tz = "UTC") 
 inline SystemTime local(const std::string& text, const char* tz = "UTC") {
     int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
     REQUIRE(std::sscanf(text.c_str(), "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &sec) == 6);
-    date::year_month_day ymd{date::year{y}, date::month{static_cast<unsigned>(mo)}, date::day{static_cast<unsigned>(d)}};
+    date::year_month_day ymd{date::year{y}, date::month{static_cast<unsigned>(mo)},
+                             date::day{static_cast<unsigned>(d)}};
     REQUIRE(ymd.ok());
-    date::local_seconds ls = date::local_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) + std::chrono::seconds(sec);
+    date::local_seconds ls =
+        date::local_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) + std::chrono::seconds(sec);
     return SystemTime(zone(tz)->to_sys(ls, date::choose::earliest).time_since_epoch());
 }
 
-inline Request rcpt(const std::string& sender, const std::string& recipient,
-                    const std::string& instance, const std::string& sasl = "") {
+inline Request rcpt(const std::string& sender, const std::string& recipient, const std::string& instance,
+                    const std::string& sasl = "") {
     Request r;
     r.request = "smtpd_access_policy";
     r.protocolState = "RCPT";
@@ -75,8 +76,7 @@ struct Harness {
     bool monitorOnly = false;
     int serial = 0;
 
-    explicit Harness(LimitSet l, SystemTime start = SystemTime{})
-        : limits(std::move(l)), clock(start) {}
+    explicit Harness(LimitSet l, SystemTime start = SystemTime{}) : limits(std::move(l)), clock(start) {}
 
     Decision check(const Request& r) { return decide(r, limits, state, clock.now(), monitorOnly); }
     Decision rcpt(const Request& r) {
@@ -85,8 +85,7 @@ struct Harness {
         return d;
     }
     // A whole one-recipient message: RCPT, and END-OF-MESSAGE when allowed.
-    Decision send(const std::string& sender, const std::string& recipient,
-                  const std::string& sasl = "") {
+    Decision send(const std::string& sender, const std::string& recipient, const std::string& sasl = "") {
         std::string instance = "i" + std::to_string(++serial);
         Decision d = rcpt(policyd_test::rcpt(sender, recipient, instance, sasl));
         if (d.verdict == Verdict::Allow) {

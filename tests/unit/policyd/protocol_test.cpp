@@ -1,7 +1,7 @@
 // Protocol transcripts: bytes in -> Request / garbage verdict; replies out.
-#include <catch2/catch.hpp>
-
 #include "policyd/protocol.h"
+
+#include <catch2/catch.hpp>
 
 using namespace rampart::policyd;
 
@@ -43,7 +43,8 @@ TEST_CASE("a Postfix RCPT request is parsed", "[policyd][protocol]") {
 }
 
 TEST_CASE("partial input waits for more; pipelined requests are taken one at a time", "[policyd][protocol]") {
-    std::string two = std::string(kRcpt) + "request=smtpd_access_policy\nprotocol_state=END-OF-MESSAGE\n"
+    std::string two = std::string(kRcpt) +
+                      "request=smtpd_access_policy\nprotocol_state=END-OF-MESSAGE\n"
                       "queue_id=4F3A21C0B\nrecipient_count=2\ninstance=x\n\n";
     Request r;
     for (size_t cut : {size_t(0), size_t(10), std::string(kRcpt).size() - 1}) {
@@ -61,9 +62,10 @@ TEST_CASE("partial input waits for more; pipelined requests are taken one at a t
 
 TEST_CASE("CRLF line ends, repeated and unknown attributes, the refund request", "[policyd][protocol]") {
     Request r;
-    auto res = parseRequest("request=rampart_refund\r\nqueue_id=Q1\r\nrecipients=a@x, b@y\r\nfoo=bar\r\n"
-                            "queue_id=Q2\r\n\r\n",
-                            ProtocolLimits{}, r);
+    auto res = parseRequest(
+        "request=rampart_refund\r\nqueue_id=Q1\r\nrecipients=a@x, b@y\r\nfoo=bar\r\n"
+        "queue_id=Q2\r\n\r\n",
+        ProtocolLimits{}, r);
     REQUIRE(res.status == ParseStatus::Complete);
     CHECK(r.request == "rampart_refund");
     CHECK(r.queueId == "Q2");

@@ -31,18 +31,16 @@ TEST_CASE("scope specs: parse, canonical text, errors", "[policyd][state]") {
     REQUIRE(l);
     CHECK(l->limit == "cold-mailbox");
     CHECK(l->str() == "limit=cold-mailbox,mailbox=bob@acme-mail.com");
-    CHECK(
-        ScopeSpec::parse("mailbx=bob").error() ==
-        "unknown scope \"mailbx\" (expected SCOPE=VALUE[,SCOPE=VALUE...] such as "
-        "mailbox=bob@example.com or sender_domain=example.com,provider=google; limit=NAME selects "
-        "one limit)");
+    CHECK(ScopeSpec::parse("mailbx=bob").error() ==
+          "unknown scope \"mailbx\" (expected SCOPE=VALUE[,SCOPE=VALUE...] such as "
+          "mailbox=bob@example.com or sender_domain=example.com,provider=google; limit=NAME selects "
+          "one limit)");
     CHECK(ScopeSpec::parse("mailbox=").error().starts_with("missing value after \"mailbox=\""));
     CHECK(ScopeSpec::parse("mailbox=a,mailbox=b").error() == "mailbox= given twice");
     CHECK_FALSE(ScopeSpec::parse(""));
 }
 
-TEST_CASE("status rows: count, cap, warmup day, next reset, pause; JSON",
-          "[policyd][state][status]") {
+TEST_CASE("status rows: count, cap, warmup day, next reset, pause; JSON", "[policyd][state][status]") {
     Harness h(parseOk(R"(
 [cold-mailbox]
 scope  = mailbox
@@ -62,8 +60,7 @@ days   = 10, 12, 15
     h.clock.advance(8min);
     REQUIRE(h.rcpt(rcpt(kBob, "b@gmail.com", "inflight")).verdict == Verdict::Allow);
     auto spec = ScopeSpec::parse("sender_domain=acme-mail.com");
-    h.state.pause(*spec, "alice", "blocked at gmail",
-                  local("2026-11-22 08:00:00", "Europe/Berlin"));
+    h.state.pause(*spec, "alice", "blocked at gmail", local("2026-11-22 08:00:00", "Europe/Berlin"));
 
     auto rows = h.state.status(h.limits, nullptr, h.clock.now());
     REQUIRE(rows.size() == 2);
@@ -96,12 +93,12 @@ days   = 10, 12, 15
     CHECK(h.state.status(h.limits, &*none, h.clock.now()).empty());
 
     std::string json = statusJson(rows, h.state.pauses());
-    CHECK(json.starts_with(
-        "{\"scopes\":[{\"limit\":\"cold-mailbox\",\"scope\":\"mailbox=bob@acme-mail.com\","
-        "\"period\":\"day\","
-        "\"count\":2,\"reserved\":1,\"cap\":40,\"today\":2,\"warmup_day\":1,\"warmup_cap\":10,"
-        "\"next_reset\":\"2026-11-22T23:00:00Z\",\"next_reset_local\":\"2026-11-23 00:00 CET\","
-        "\"next_send\":\"2026-11-22T08:15:30Z\",\"paused\":false,\"pause\":null}"));
+    CHECK(
+        json.starts_with("{\"scopes\":[{\"limit\":\"cold-mailbox\",\"scope\":\"mailbox=bob@acme-mail.com\","
+                         "\"period\":\"day\","
+                         "\"count\":2,\"reserved\":1,\"cap\":40,\"today\":2,\"warmup_day\":1,\"warmup_cap\":10,"
+                         "\"next_reset\":\"2026-11-22T23:00:00Z\",\"next_reset_local\":\"2026-11-23 00:00 CET\","
+                         "\"next_send\":\"2026-11-22T08:15:30Z\",\"paused\":false,\"pause\":null}"));
     CHECK(
         json.ends_with("\"pauses\":[{\"scope\":\"sender_domain=acme-mail.com\",\"who\":\"alice\","
                        "\"why\":\"blocked at "
@@ -112,8 +109,7 @@ days   = 10, 12, 15
     CHECK(h.state.status(fewer, nullptr, h.clock.now()).size() == 1);
 }
 
-TEST_CASE("expire prunes finished periods, idle rates, old commits and forgotten warmups",
-          "[policyd][state][expire]") {
+TEST_CASE("expire prunes finished periods, idle rates, old commits and forgotten warmups", "[policyd][state][expire]") {
     Harness h(parseOk("[c]\nscope = mailbox\ncap = 5/day\nrate = 10/h\nwarmup = w\n[warmup "
                       "w]\ndays = 3, 5\n"),
               local("2026-11-22 09:00:00"));
@@ -134,8 +130,7 @@ TEST_CASE("expire prunes finished periods, idle rates, old commits and forgotten
     CHECK(h.state.scopeCount() == 0);
 }
 
-TEST_CASE("expire: a budget bounds each call; a later RCPT extends the reservation",
-          "[policyd][state][expire]") {
+TEST_CASE("expire: a budget bounds each call; a later RCPT extends the reservation", "[policyd][state][expire]") {
     Harness h(parseOk("[c]\nscope = mailbox\nrate = 60/h\n"), local("2026-11-22 09:00:00"));
     for (int i = 0; i < 50; ++i)
         h.send("m" + std::to_string(i) + "@acme-mail.com", "x@example.org");
@@ -160,8 +155,7 @@ TEST_CASE("expire: a budget bounds each call; a later RCPT extends the reservati
     CHECK(h.state.reservationCount() == 0);
 }
 
-TEST_CASE("records: takeChanges and snapshot reproduce the live state",
-          "[policyd][state][records]") {
+TEST_CASE("records: takeChanges and snapshot reproduce the live state", "[policyd][state][records]") {
     Harness h(parseOk(R"(
 [c]
 scope   = mailbox

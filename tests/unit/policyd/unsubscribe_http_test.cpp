@@ -1,14 +1,15 @@
 // The one-click endpoint's decisions, without a socket: GET shows a page and changes nothing, an RFC
 // 8058 POST writes the suppression before answering 200, anything with a bad token gets 400.
-#include <catch2/catch.hpp>
+#include "policyd/unsubscribe_http.h"
+
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "milter/stages/stamp_stage.h"
 #include "temp_dir.h"
-#include "policyd/unsubscribe_http.h"
 
 using namespace rampart;
 
@@ -19,7 +20,8 @@ constexpr int64_t kNow = 1795000000;
 struct Fixture {
     test::TempDir dir{"unsub"};
     std::string db = dir / "suppression.db";
-    std::shared_ptr<util::FakeClock> clock = std::make_shared<util::FakeClock>(util::SystemTime(std::chrono::seconds(kNow)));
+    std::shared_ptr<util::FakeClock> clock =
+        std::make_shared<util::FakeClock>(util::SystemTime(std::chrono::seconds(kNow)));
     util::Keyring keys = util::Keyring::fromSecret("unit-test-secret-0123456789");
     std::shared_ptr<policyd::UnsubscribeHandler> handler;
     Fixture() {
@@ -57,7 +59,8 @@ TEST_CASE("one-click: GET shows a confirmation page and writes nothing", "[unsub
 TEST_CASE("one-click: an RFC 8058 POST writes a tenant-scoped unsubscribe, then 200", "[unsubscribe]") {
     Fixture f;
     const std::string t = f.token("B.o.b+news@Gmail.com", "acme");
-    auto a = f.handler->handle("POST", "/u/" + t, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click", "192.0.2.1");
+    auto a = f.handler->handle("POST", "/u/" + t, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click",
+                               "192.0.2.1");
     CHECK(a.status == 200);
     auto e = f.find("bob@gmail.com", {suppress::Scope::Kind::Tenant, "acme"});
     REQUIRE(e);
@@ -66,8 +69,11 @@ TEST_CASE("one-click: an RFC 8058 POST writes a tenant-scoped unsubscribe, then 
     // Twice is fine (providers retry).
     CHECK(f.handler->handle("POST", "/u/" + t, "", "List-Unsubscribe=One-Click", "x").status == 200);
     // The form button of the GET page posts the same body; multipart/form-data is allowed too.
-    const std::string mp = "--X\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--X--\r\n";
-    CHECK(f.handler->handle("POST", "/prefix/u/" + f.token("carol@example.org", ""), "multipart/form-data; boundary=X", mp, "x")
+    const std::string mp =
+        "--X\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--X--\r\n";
+    CHECK(f.handler
+              ->handle("POST", "/prefix/u/" + f.token("carol@example.org", ""), "multipart/form-data; boundary=X", mp,
+                       "x")
               .status == 200);
     // Without a tenant the entry is scoped to the From domain.
     CHECK(f.find("carol@example.org", {suppress::Scope::Kind::FromDomain, "example.com"}));

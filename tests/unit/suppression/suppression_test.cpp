@@ -1,7 +1,6 @@
 // Suppression lists: normalization, the SQLite store (update rules, sticky reasons, audit trail,
 // expiry), the in-memory index following another handle's writes, scope masks, and CSV import and
 // export in both formats.
-#include "temp_dir.h"
 #include "suppression/suppression.h"
 
 #include <sqlite3.h>
@@ -14,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "temp_dir.h"
 
 using namespace rampart;
 using namespace rampart::suppress;
@@ -88,8 +89,12 @@ std::vector<AuditRecord> audit(const Store& s) {
     return *r;
 }
 
-Scope tenant(const std::string& t) { return Scope{Scope::Kind::Tenant, t}; }
-Scope fromDomain(const std::string& d) { return Scope{Scope::Kind::FromDomain, d}; }
+Scope tenant(const std::string& t) {
+    return Scope{Scope::Kind::Tenant, t};
+}
+Scope fromDomain(const std::string& d) {
+    return Scope{Scope::Kind::FromDomain, d};
+}
 
 size_t refresh(Index& idx, const Store& s) {
     auto r = idx.refresh(s);
@@ -105,11 +110,13 @@ size_t refresh(Index& idx, const Store& s) {
 TEST_CASE("normalizeTarget: case, IDNA, whole domains", "[suppression]") {
     CHECK(norm("Bob.Smith@Example.COM") == "bob.smith@example.com");
     CHECK(norm("  <Bob@Example.com>  ") == "bob@example.com");
-    CHECK(norm("User@B\xc3\xbc" "cher.example") == "user@xn--bcher-kva.example");
+    CHECK(norm("User@B\xc3\xbc"
+               "cher.example") == "user@xn--bcher-kva.example");
     CHECK(norm("user@XN--BCHER-KVA.example") == "user@xn--bcher-kva.example");
     CHECK(norm("@Example.com") == "@example.com");
     CHECK(norm("example.com") == "@example.com");
-    CHECK(norm("B\xc3\xbc" "cher.example") == "@xn--bcher-kva.example");
+    CHECK(norm("B\xc3\xbc"
+               "cher.example") == "@xn--bcher-kva.example");
     CHECK(norm("example.com.") == "@example.com");
     // +tags are kept for everyone but Gmail: subaddressing is the site's business.
     CHECK(norm("bob+news@example.com") == "bob+news@example.com");
@@ -204,7 +211,9 @@ TEST_CASE("scopes parse and print", "[suppression]") {
     auto t2 = Scope::parse("tenant:alice@acme.example");
     REQUIRE(t2.ok());
     CHECK(t2->value == "alice@acme.example");
-    auto f = Scope::parse("from_domain:B\xc3\xbc" "cher.example");
+    auto f = Scope::parse(
+        "from_domain:B\xc3\xbc"
+        "cher.example");
     REQUIRE(f.ok());
     CHECK(*f == fromDomain("xn--bcher-kva.example"));
     CHECK(f->str() == "from_domain:xn--bcher-kva.example");
@@ -216,7 +225,8 @@ TEST_CASE("scopes parse and print", "[suppression]") {
     CHECK(Scope::parse("from_domain:bad_domain.com").error().find("not allowed") != std::string::npos);
     CHECK(Scope::parse("customer:acme").error() ==
           "invalid scope \"customer:acme\" (expected global, tenant:NAME or from_domain:DOMAIN)");
-    CHECK(Scope::parse("acme").error() == "invalid scope \"acme\" (expected global, tenant:NAME or from_domain:DOMAIN)");
+    CHECK(Scope::parse("acme").error() ==
+          "invalid scope \"acme\" (expected global, tenant:NAME or from_domain:DOMAIN)");
 }
 
 TEST_CASE("expiry texts: dates, times, durations", "[suppression]") {
@@ -291,7 +301,8 @@ TEST_CASE("store: invalid entries are refused", "[suppression]") {
     CHECK(s->add(entry("", Reason::Manual), "t", "").error().find("invalid suppression target") != std::string::npos);
     CHECK(s->add(entry("bob", Reason::Manual), "t", "").error().find("expected user@domain or @domain") !=
           std::string::npos);
-    CHECK(s->add(entry("a b@example.com", Reason::Manual), "t", "").error().find("not normalized") != std::string::npos);
+    CHECK(s->add(entry("a b@example.com", Reason::Manual), "t", "").error().find("not normalized") !=
+          std::string::npos);
     CHECK(s->add(entry("bob@example.com", Reason::Manual, tenant("")), "t", "").error() == "empty tenant name");
     CHECK(s->add(entry("bob@example.com", Reason::Manual, {}, kNow, kNow - 1), "t", "").error().find("is not after") !=
           std::string::npos);
@@ -340,9 +351,8 @@ TEST_CASE("store: sticky entries are removed only with force; the audit trail ha
     CHECK(a[3].action == "remove");
     CHECK(a[3].entry.target == alice);
     CHECK(a[3].entry.reason == Reason::Unsubscribe);
-    const int64_t wall = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+    const int64_t wall =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     CHECK(a[3].at >= wall - 60);
     CHECK(a[3].at <= wall + 1);
     REQUIRE(s->lastAuditId().ok());
@@ -471,8 +481,9 @@ TEST_CASE("store: opening errors say what is wrong", "[suppression]") {
     TempDir dir;
     auto missing = Store::open(dir / "missing.db", true);
     REQUIRE_FALSE(missing.ok());
-    CHECK(missing.error() == "suppression list " + (dir / "missing.db") +
-                                 " does not exist (the first write, e.g. rampartctl suppress add or import, creates it)");
+    CHECK(missing.error() ==
+          "suppression list " + (dir / "missing.db") +
+              " does not exist (the first write, e.g. rampartctl suppress add or import, creates it)");
     auto noDir = Store::open(dir / "no/such/dir.db", false);
     REQUIRE_FALSE(noDir.ok());
     CHECK(noDir.error().find("create the directory first") != std::string::npos);
@@ -519,7 +530,7 @@ TEST_CASE("store: the file is created mode 0640 in WAL mode", "[suppression]") {
     const mode_t old = ::umask(077);
     { openStore(dir / "s.db"); }
     ::umask(old);
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat((dir / "s.db").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0640);
     sqlite3* db = nullptr;
@@ -643,13 +654,15 @@ TEST_CASE("index: refresh follows another handle's writes", "[suppression]") {
 
     // Many changes at once: the table grows under refresh, lookups keep working.
     auto tx = w->transaction([&] {
-        for (int i = 0; i < 5000; ++i) add(*w, entry("user" + std::to_string(i) + "@bulk.example", Reason::HardBounce));
+        for (int i = 0; i < 5000; ++i)
+            add(*w, entry("user" + std::to_string(i) + "@bulk.example", Reason::HardBounce));
         return true;
     });
     REQUIRE(tx.ok());
     CHECK(refresh(idx, *r) == 5000);
     CHECK(idx.size() == 5001);
-    for (int i = 0; i < 5000; i += 499) CHECK(idx.lookup("user" + std::to_string(i) + "@bulk.example", {}, Index::kAll, kNow));
+    for (int i = 0; i < 5000; i += 499)
+        CHECK(idx.lookup("user" + std::to_string(i) + "@bulk.example", {}, Index::kAll, kNow));
     CHECK_FALSE(idx.lookup("user5000@bulk.example", {}, Index::kAll, kNow));
     // Removing most of them (backward-shift deletion) keeps the rest findable.
     auto tx2 = w->transaction([&] {
@@ -679,7 +692,8 @@ TEST_CASE("index: a replaced database is reloaded whole", "[suppression]") {
     TempDir dir;
     {
         auto w = openStore(dir / "s.db");
-        for (int i = 0; i < 5; ++i) add(*w, entry("old" + std::to_string(i) + "@example.com", Reason::Manual));
+        for (int i = 0; i < 5; ++i)
+            add(*w, entry("old" + std::to_string(i) + "@example.com", Reason::Manual));
     }
     Index idx(kDefault);
     {
@@ -738,31 +752,32 @@ TEST_CASE("CSV import, generic format: quoting, comments, CRLF, errors with line
     TempDir dir;
     auto s = openStore(dir / "s.db");
     std::istringstream in(
-        "address,reason,scope,expires\r\n"                     // 1 header
-        "# exported from the old system\r\n"                   // 2
-        "Bob.Smith+x@googlemail.com,BOUNCE\r\n"                // 3
-        "\r\n"                                                 // 4
-        "carol@example.com,unsubscribe,tenant:Acme,\r\n"       // 5
+        "address,reason,scope,expires\r\n"                                                 // 1 header
+        "# exported from the old system\r\n"                                               // 2
+        "Bob.Smith+x@googlemail.com,BOUNCE\r\n"                                            // 3
+        "\r\n"                                                                             // 4
+        "carol@example.com,unsubscribe,tenant:Acme,\r\n"                                   // 5
         "\"dave@example.com\",\"complaint\",\"from_domain:acme-mail.com\",2027-06-01\r\n"  // 6
-        "@blocked.example\r\n"                                 // 7: reason manual, global
-        "not-an-address,manual\r\n"                            // 8: error
-        "erin@example.com,spam\r\n"                            // 9: error
-        "frank@example.com,manual,customer:x\r\n"              // 10: error
-        "gina@example.com,manual,global,2020-01-01\r\n"        // 11: error (passed)
-        "hank@example.com,manual,global,someday\r\n"           // 12: error
-        "ivan@example.com,manual,global,,extra\r\n"            // 13: error
-        "\"\"\"john doe\"\"@example.com\",manual\r\n"       // 14: a quoted local part
-        "\"jane\r\n@example.com\",manual\r\n"                  // 15-16: a line break inside quotes -> error
-        "bob.smith@gmail.com,hard_bounce\r\n"                  // 17: same as line 3 -> unchanged
-        "kate@example.com,manual,global,30d\n"                 // 18
-        "\"unterminated@example.com,manual\n");                // 19: error
+        "@blocked.example\r\n"                                                             // 7: reason manual, global
+        "not-an-address,manual\r\n"                                                        // 8: error
+        "erin@example.com,spam\r\n"                                                        // 9: error
+        "frank@example.com,manual,customer:x\r\n"                                          // 10: error
+        "gina@example.com,manual,global,2020-01-01\r\n"                                    // 11: error (passed)
+        "hank@example.com,manual,global,someday\r\n"                                       // 12: error
+        "ivan@example.com,manual,global,,extra\r\n"                                        // 13: error
+        "\"\"\"john doe\"\"@example.com\",manual\r\n"                                      // 14: a quoted local part
+        "\"jane\r\n@example.com\",manual\r\n"    // 15-16: a line break inside quotes -> error
+        "bob.smith@gmail.com,hard_bounce\r\n"    // 17: same as line 3 -> unchanged
+        "kate@example.com,manual,global,30d\n"   // 18
+        "\"unterminated@example.com,manual\n");  // 19: error
     auto rep = importCsv(*s, in, "old.csv", CsvFormat::Generic, Scope{}, kDefault, "tester", kNow);
     CHECK(rep.added == 6);
     CHECK(rep.updated == 0);
     CHECK(rep.unchanged == 1);
     std::vector<std::string> expected = {
         "old.csv:8: \"not-an-address\" is neither an address (no '@') nor a domain name (no '.')",
-        "old.csv:9: unknown reason \"spam\" (expected hard_bounce, soft_bounce, complaint, unsubscribe, manual or legal)",
+        "old.csv:9: unknown reason \"spam\" (expected hard_bounce, soft_bounce, complaint, unsubscribe, manual or "
+        "legal)",
         "old.csv:10: invalid scope \"customer:x\" (expected global, tenant:NAME or from_domain:DOMAIN)",
         "old.csv:11: the expiry 2020-01-01 has already passed",
         "old.csv:12: invalid expiry \"someday\" (expected a date YYYY-MM-DD or a duration such as 30d)",
@@ -826,7 +841,8 @@ TEST_CASE("CSV import is one transaction and fast", "[suppression]") {
     TempDir dir;
     auto s = openStore(dir / "s.db");
     std::string text = "email,reason\n";
-    for (int i = 0; i < 50000; ++i) text += "user" + std::to_string(i) + "@example.com,BOUNCE\n";
+    for (int i = 0; i < 50000; ++i)
+        text += "user" + std::to_string(i) + "@example.com,BOUNCE\n";
     std::istringstream in(text);
     auto start = std::chrono::steady_clock::now();
     auto rep = importCsv(*s, in, "big.csv", CsvFormat::Ses, Scope{}, kDefault, "tester", kNow);
