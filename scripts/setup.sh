@@ -11,7 +11,7 @@ set -eu
 PACKAGES="build-essential cmake pkg-config
   libmilter-dev libopendkim-dev libssl-dev libboost-program-options-dev libboost-dev catch2
   libsqlite3-dev libhiredis-dev libpsl-dev libidn2-dev libc-ares-dev libhowardhinnant-date-dev tzdata
-  postfix swaks python3-dkim dnsmasq-base ca-certificates curl"
+  postfix swaks python3-dkim dnsmasq-base ca-certificates curl clang-format"
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
