@@ -7,7 +7,7 @@
 #include "ctl/ctl.h"
 #include "feedback/report.h"
 #include "milter/runtime.h"
-#include "policyd/server.h"
+#include "policyd/runtime.h"
 #include "suppression/suppression.h"
 
 namespace rampart::ctl {

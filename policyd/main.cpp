@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "policyd/journal.h"
+#include "policyd/journal_store.h"
 #include "policyd/server.h"
 #include "policyd/unsubscribe_http.h"
 #include "suppression/follower.h"
@@ -136,7 +137,9 @@ int main(int argc, char** argv) {
         auto clock = std::make_shared<util::SystemClock>();
         // Sockets first, as root; the journal after the privilege drop, so its files belong to
         // rampart_user (the directory is created and handed over here).
-        auto server = std::make_unique<policyd::PolicyServer>(io, rt, state, nullptr, clock);
+        policyd::JournalStore store(state, clock);
+        policyd::PolicyService service(rt, store);
+        auto server = std::make_unique<policyd::PolicyServer>(io, service);
         for (const auto& a : cfg->listens("policyd_listen")) {
             if (auto r =
                     server->listen(a, cfg->mode("policyd_socket_mode"), *account, cfg->str("policyd_socket_group"));
@@ -159,7 +162,7 @@ int main(int argc, char** argv) {
             norm.caseSensitiveLocalPart = cfg->flag("suppression_case_sensitive");
             norm.foldGmail = cfg->flag("suppression_fold_gmail");
             follower = std::make_unique<suppress::Follower>(sref.path, norm);
-            server->setSuppression(follower->shared());
+            service.setSuppression(follower->shared());
             // Its directory belongs to rampart_user: the endpoint writes the store after the drop.
             const std::string sdir =
                 sref.path.substr(0, sref.path.rfind('/') == std::string::npos ? 0 : sref.path.rfind('/'));
@@ -205,7 +208,7 @@ int main(int argc, char** argv) {
         log::info("state loaded from " + dir + ": " + std::to_string((*journal)->loadReport().records) + " records, " +
                   std::to_string(state.scopeCount()) + " scopes, " + std::to_string(state.reservationCount()) +
                   " open reservations");
-        server->setJournal(journal->get());
+        store.setJournal(journal->get());
         if (follower) {
             if (std::string line = follower->poll(); !line.empty()) log::info(line);
             follower->start();
@@ -232,7 +235,7 @@ int main(int argc, char** argv) {
                         printDiagnostics(next.diagnostics, true);
                         log::error("reload failed; keeping the running configuration and limits");
                     } else {
-                        auto running = server->runtime()->config;
+                        auto running = service.runtime()->config;
                         for (const auto& spec : config::registry()) {
                             if (spec.reloadable || !(spec.programs & config::kPolicyd)) continue;
                             if (running->text(spec.name) == next.config.text(spec.name)) continue;
@@ -247,7 +250,7 @@ int main(int argc, char** argv) {
                         if (!nrt) {
                             log::error("reload failed; keeping the running configuration and limits");
                         } else {
-                            server->setRuntime(nrt);
+                            service.setRuntime(nrt);
                             if (unsubHandler) unsubHandler->setSettings(nrt->unsubscribe);
                             log::setLevel(nrt->config->str("log_level"));
                             log::info("reloaded: " + std::to_string(nrt->limits->limits().size()) + " limits from " +

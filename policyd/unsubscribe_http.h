@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "config/values.h"
+#include "policyd/unsubscribe_settings.h"
 #include "suppression/suppression.h"
 #include "util/clock.h"
 #include "util/process.h"
@@ -26,12 +27,6 @@
 #include "util/tokens.h"
 
 namespace rampart::policyd {
-
-struct UnsubscribeSettings {
-    std::shared_ptr<const util::Keyring> keys;
-    std::chrono::seconds lifetime{365 * 86400};
-    suppress::NormalizeOptions norm;
-};
 
 struct UnsubscribeCounters {
     uint64_t requests = 0, unsubscribed = 0, pages = 0, badTokens = 0, errors = 0;
