@@ -12,7 +12,7 @@
 
 namespace rampart::policyd {
 
-class JournalStore final : public StateStore {
+class JournalStore : public StateStore {
   public:
     JournalStore(State& state, std::shared_ptr<const util::Clock> clock) : state_(state), clock_(std::move(clock)) {}
 

@@ -30,6 +30,7 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
     rt->limits = limits;
     rt->protocol.maxRequestBytes = cfg.size("policyd_max_request_size");
     rt->protocol.maxAttributes = static_cast<size_t>(cfg.integer("policyd_max_attributes"));
+    rt->state = stateOptions(cfg);
     rt->monitorOnly = cfg.flag("policyd_monitor_only");
     const std::string& ea = cfg.str("policyd_error_action");
     rt->errorAction = ea == "dunno" ? "DUNNO" : (ea == "defer" ? "DEFER" : "DEFER_IF_PERMIT");

@@ -23,6 +23,7 @@ struct Runtime {
     std::shared_ptr<const config::Config> config;
     std::shared_ptr<const LimitSet> limits;
     ProtocolLimits protocol;
+    StateOptions state;  // policyd_reservation_timeout, policyd_refund_window
     bool monitorOnly = false;
     std::string errorAction;  // the reply when we cannot decide or cannot make a decision durable
     size_t maxConnections = 2000;

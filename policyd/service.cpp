@@ -30,7 +30,7 @@ PolicyService::PolicyService(std::shared_ptr<const Runtime> runtime, StateStore&
 
 void PolicyService::setRuntime(std::shared_ptr<const Runtime> runtime) {
     runtime_ = std::move(runtime);
-    store_.setOptions(stateOptions(*runtime_->config));
+    store_.setOptions(runtime_->state);
 }
 
 Reply PolicyService::internalError(const std::string& what) {

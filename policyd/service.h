@@ -93,6 +93,7 @@ class PolicyService {
     // owners of transactions that hold nothing, and lets the store do its upkeep. Call every second.
     void housekeeping(util::SystemTime now);
 
+    // A new configuration generation (SIGHUP); the store takes its state options.
     void setRuntime(std::shared_ptr<const Runtime> runtime);
     std::shared_ptr<const Runtime> runtime() const { return runtime_; }
     // The suppression index (kept current by a suppress::Follower); null: no list configured.

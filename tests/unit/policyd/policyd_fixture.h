@@ -1,5 +1,5 @@
 // Helpers for the pacing core's tests: parse a limits text (failing the test on errors), build
-// requests, local times in a zone, and a harness that decides + applies like the daemon does.
+// requests, local times in a zone, and a harness that drives the request service as the daemon does.
 #pragma once
 
 #include <date/date.h>
@@ -7,11 +7,16 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "policyd/decide.h"
+#include "policyd/journal_store.h"
 #include "policyd/limits.h"
+#include "policyd/service.h"
 #include "policyd/state.h"
 #include "util/clock.h"
 
@@ -68,28 +73,95 @@ inline Request rcpt(const std::string& sender, const std::string& recipient, con
     return r;
 }
 
-// Decides and applies like the daemon's request path; commit() ends a one-recipient transaction.
+// A memory-only store that remembers the decision of every reserve(), so tests can look at why
+// the request service answered as it did.
+struct RecordingStore : JournalStore {
+    using JournalStore::JournalStore;
+    std::optional<Decision> last;
+    Decision reserve(const Request& req, const LimitSet& limits, bool monitorOnly, SystemTime now) override {
+        Decision d = JournalStore::reserve(req, limits, monitorOnly, now);
+        last = d;
+        return d;
+    }
+};
+
+// Drives the request service (PolicyService over a memory-only store) as rampart-policyd's server
+// does; each transaction instance gets its own session, as Postfix gives each smtpd process its own
+// policy connection. check() is decide() alone, without the service.
 struct Harness {
     LimitSet limits;
     State state;
     FakeClock clock;
     bool monitorOnly = false;
     int serial = 0;
+    RecordingStore store;
+    PolicyService service;
+    std::map<std::string, Session> sessions;  // by instance
 
-    explicit Harness(LimitSet l, SystemTime start = SystemTime{}) : limits(std::move(l)), clock(start) {}
+    explicit Harness(LimitSet l, SystemTime start = SystemTime{})
+        : limits(std::move(l)),
+          clock(start),
+          store(state, std::shared_ptr<const rampart::util::Clock>(std::shared_ptr<void>(), &clock)),
+          service(runtime(), store) {}
+
+    // The runtime the service decides with: these limits and monitorOnly, as set now.
+    std::shared_ptr<const Runtime> runtime() const {
+        auto rt = std::make_shared<Runtime>();
+        rt->limits = std::shared_ptr<const LimitSet>(std::shared_ptr<void>(), &limits);
+        rt->monitorOnly = monitorOnly;
+        rt->state = state.options();
+        rt->errorAction = "DEFER_IF_PERMIT 4.3.0 rampart: policy service error, try again later";
+        return rt;
+    }
 
     Decision check(const Request& r) { return decide(r, limits, state, clock.now(), monitorOnly); }
+
+    // The service's reply to one request of instance r.instance's session; a suspension for the
+    // provider is resumed with r.provider (or the recipient domain: "unknown provider").
+    Reply handle(const Request& r) {
+        service.setRuntime(runtime());
+        Session& session = sessions[r.instance];
+        if (session.id == 0) session = Session{sessions.size(), "test#" + r.instance, "", 0};
+        Reply reply = service.handle(session, r, clock.now());
+        if (reply.kind == Reply::Kind::Suspend) {
+            REQUIRE(reply.suspension->need.kind == Need::Kind::Provider);
+            std::string provider = r.provider.empty() ? reply.suspension->need.subject : r.provider;
+            reply = service.resume(session, *reply.suspension, provider, clock.now());
+        }
+        REQUIRE(reply.kind == Reply::Kind::Answer);
+        return reply;
+    }
+
+    // RCPT through the service; returns the decision behind its answer.
     Decision rcpt(const Request& r) {
-        Decision d = check(r);
-        state.apply(d);
-        return d;
+        store.last.reset();
+        Reply reply = handle(r);
+        REQUIRE(store.last);
+        CHECK(reply.action == store.last->action);
+        CHECK(reply.needsDurability == (store.last->verdict == Verdict::Allow));
+        return *store.last;
+    }
+    // END-OF-MESSAGE through the service.
+    Reply endOfMessage(const std::string& instance, const std::string& queueId, uint64_t recipients,
+                       const std::string& recipient = "") {
+        Request r;
+        r.request = "smtpd_access_policy";
+        r.protocolState = "END-OF-MESSAGE";
+        r.instance = instance;
+        r.queueId = queueId;
+        r.recipientCount = recipients;
+        r.recipient = recipient;
+        return handle(r);
     }
     // A whole one-recipient message: RCPT, and END-OF-MESSAGE when allowed.
     Decision send(const std::string& sender, const std::string& recipient, const std::string& sasl = "") {
         std::string instance = "i" + std::to_string(++serial);
         Decision d = rcpt(policyd_test::rcpt(sender, recipient, instance, sasl));
         if (d.verdict == Verdict::Allow) {
-            state.commit(instance, "Q" + std::to_string(serial), 1, recipient, clock.now());
+            const bool held = store.holds(instance);  // an allowed request may hold nothing (a window)
+            Reply eom = endOfMessage(instance, "Q" + std::to_string(serial), 1, recipient);
+            CHECK(eom.action == "DUNNO");
+            CHECK(eom.needsDurability == held);  // a commit is answered once durable
         }
         return d;
     }
