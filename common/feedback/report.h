@@ -6,40 +6,22 @@
 // Input is untrusted and often malformed: nothing here throws; what cannot be read is a Result
 // error or an Unknown report. docs/bounces.md describes the categories, the rule file and what
 // ingestion does with each action class.
+//
+// This header is the entry point: the report model and parseReport, plus (included) the classifier
+// (classifier.h) and the token readers (report_tokens.h). The pieces: mail/mime.h reads MIME,
+// dsn.h / arf.h / plain_bounce.h read the report kinds, status_code.h the SMTP codes,
+// ingest_policy.h decides what `rampartctl ingest` does with a report.
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "feedback/classifier.h"
+#include "feedback/report_tokens.h"
 #include "mail/header.h"
-#include "util/result.h"
 
 namespace rampart::feedback {
-
-// ---------------------------------------------------------------- MIME (just enough for reports)
-// One MIME entity. Header values are as in mail/header.h (raw, folds joined by CRLF).
-//   multipart/*:                                children are the parts; body is empty (or the raw
-//                                               text when no delimiter was found)
-//   message/rfc822, message/global:             children[0] is the enclosed message; body is empty
-//   text/rfc822-headers, message/global-headers: children[0] holds the header block (headers only);
-//                                               body keeps the text
-//   anything else:                              body, decoded from base64 / quoted-printable
-struct MimePart {
-    mail::HeaderFields headers;
-    std::string contentType;  // lower-case "type/subtype"; "text/plain" when absent or invalid
-    std::string boundary;     // multipart only
-    std::string body;
-    std::vector<MimePart> children;
-};
-// Parses a message (CRLF or LF line ends, mixed too), nesting at most `maxDepth` levels (each
-// multipart part and each enclosed message is one level; maxDepth is capped at 64). Errors: empty
-// input, input over 64 MiB, nesting deeper than maxDepth, more than 10000 parts. A multipart
-// without its closing delimiter ends at the end of the input.
-util::Result<MimePart> parseMime(std::string_view message, int maxDepth = 8);
 
 // ---------------------------------------------------------------- reports
 struct DsnRecipient {
@@ -90,61 +72,5 @@ struct Report {
 // Anything else is Unknown, with `why`. Tokens are base64url, 40 to 1024 characters, returned as
 // written (case matters).
 Report parseReport(std::string_view message, std::string_view envelopeRecipient = {});
-
-// The first token-like value (base64url, 40 to 1024 characters; angle brackets, quotes and spaces
-// around it ignored) of the header `name` (case-insensitive) in `headers`; empty if none. For the
-// reference stamp in a report's originalHeaders: referenceToken(report.originalHeaders,
-// "X-Rampart-Ref").
-std::string referenceToken(const mail::HeaderFields& headers, std::string_view name);
-
-// ---------------------------------------------------------------- classification
-enum class ActionClass { HardAddress, SoftAddress, SenderPolicy, Infrastructure, NonBounce };
-// "hard", "soft", "sender-policy", "infrastructure", "non-bounce"
-std::string_view actionClassName(ActionClass a);
-
-struct Classification {
-    // KumoMTA names: InvalidRecipient, QuotaIssues, SpamBlock, ... plus RateLimited, RequirePTR,
-    // RFCNonCompliant, and Delivered (a 2.x.x status: not a bounce)
-    std::string category;
-    ActionClass action = ActionClass::SoftAddress;
-    // What matched: "/etc/rampart/bounce-rules.conf:12", "builtin: blocklist", "status 5.1.1",
-    // "reply 552", "class 5", "no status". A hard category under a temporary (4.x.x / 4xx) code
-    // becomes TransientFailure, noted by " (temporary)" after the rule.
-    std::string rule;
-};
-
-// Rules, tried in this order, first match wins:
-//   1. a 2.x.x status: Delivered;
-//   2. the rule file, in file order: one rule per line
-//        CATEGORY  /regex/       # optional comment
-//      matched case-insensitively (ECMAScript syntax) against "status diagnostic" with runs of
-//      white space collapsed to one space and the continuation prefixes of multi-line replies
-//      ("550-5.1.1 ") removed (the first 2048 bytes); '#' comments and blank lines;
-//   3. built-in wording that overrides codes (blocklists, spam, authentication, PTR, rate, relay,
-//      virus, RFC 5322 compliance, invalid sender);
-//   4. the RFC 3463 enhanced code (the diagnostic's, else the Status) unless generic (X.0.X, X.1.0,
-//      X.2.0, X.3.0, X.5.0);
-//   5. built-in wording for addresses and delivery (user unknown, mailbox full, disabled, ...);
-//   6. the reply code, then the class: 4 TransientFailure, 5 or none Uncategorized.
-// Category names in the file are KumoMTA's (case-insensitive; "AuthenticationFailure" is accepted
-// for AuthenticationFailed); an unknown category, a missing or bad regex gives
-// "file:line: message".
-class Classifier {
-  public:
-    Classifier();  // built-in rules only
-    static util::Result<Classifier> load(const std::string& ruleFile);
-    Classification classify(std::string_view status, std::string_view diagnostic) const;
-    size_t ruleCount() const { return rules_.size(); }  // rules from the file
-    struct Rule;
-
-  private:
-    std::vector<std::shared_ptr<const Rule>> rules_;
-};
-
-// The action class of a category name (case-insensitive); unknown names are SoftAddress, like
-// Uncategorized.
-ActionClass actionOf(std::string_view category);
-// The canonical spelling of a category name (case-insensitive, aliases resolved), or nullopt.
-std::optional<std::string> canonicalCategory(std::string_view category);
 
 }  // namespace rampart::feedback
