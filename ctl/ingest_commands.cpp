@@ -6,7 +6,6 @@
 //
 // Input that cannot be understood exits 0 with a log line (Postfix must not bounce the bounce); a
 // store that cannot be written exits 75 (EX_TEMPFAIL), so Postfix keeps the report and retries.
-#include <sqlite3.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "feedback/report.h"
 #include "suppression/suppression.h"
 #include "util/log.h"
+#include "util/sqlite.h"
 #include "util/strings.h"
 #include "util/tokens.h"
 
@@ -33,15 +33,11 @@ constexpr size_t kMaxInput = 20 * 1024 * 1024;
 // sender-policy failures per sending domain (for a later circuit breaker).
 class Counts {
   public:
-    ~Counts() {
-        if (db_) sqlite3_close(db_);
-    }
     util::Result<bool> open(const std::string& path) {
-        if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
-            return util::err(std::string("cannot open ") + path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
-        }
-        sqlite3_busy_timeout(db_, 5000);
-        return exec(
+        auto db = sqlite::Db::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000);
+        if (!db) return util::err(std::string("cannot open ") + path + ": " + db.error());
+        db_ = std::move(db).value();
+        return db_.exec(
             "CREATE TABLE IF NOT EXISTS ingest_soft_bounces (target TEXT NOT NULL, at INTEGER NOT NULL, "
             "category TEXT, diagnostic TEXT);"
             "CREATE INDEX IF NOT EXISTS ingest_soft_bounces_target ON ingest_soft_bounces(target, at);"
@@ -78,42 +74,29 @@ class Counts {
     }
 
   private:
-    util::Result<bool> exec(const char* sql) {
-        char* msg = nullptr;
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-            std::string e = msg ? msg : "unknown error";
-            sqlite3_free(msg);
-            return util::err(e);
-        }
-        return true;
-    }
-    struct Stmt {
-        sqlite3_stmt* s = nullptr;
-        ~Stmt() {
-            if (s) sqlite3_finalize(s);
-        }
-    };
-    util::Result<bool> prepare(Stmt& st, const char* sql, const std::vector<std::string>& args) {
-        if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) return util::err(sqlite3_errmsg(db_));
-        for (size_t i = 0; i < args.size(); ++i) {
-            sqlite3_bind_text(st.s, static_cast<int>(i + 1), args[i].data(), static_cast<int>(args[i].size()),
-                              SQLITE_TRANSIENT);
-        }
-        return true;
+    // Prepares `sql` and runs `use` on a Query with `args` bound as text (?1, ?2, ...).
+    template <typename T, typename Use>
+    util::Result<T> with(const char* sql, const std::vector<std::string>& args, Use use) {
+        auto st = db_.prepare(sql);
+        if (!st) return util::err(st.error());
+        sqlite::Query q(*st);
+        for (size_t i = 0; i < args.size(); ++i)
+            q.text(static_cast<int>(i + 1), args[i]);
+        return use(q);
     }
     util::Result<bool> run(const char* sql, const std::vector<std::string>& args) {
-        Stmt st;
-        if (auto r = prepare(st, sql, args); !r) return r;
-        if (sqlite3_step(st.s) != SQLITE_DONE) return util::err(sqlite3_errmsg(db_));
-        return true;
+        return with<bool>(sql, args, [this](sqlite::Query& q) -> util::Result<bool> {
+            if (q.step() != SQLITE_DONE) return util::err(db_.errmsg());
+            return true;
+        });
     }
     util::Result<int64_t> countWhere(const char* sql, const std::vector<std::string>& args) {
-        Stmt st;
-        if (auto r = prepare(st, sql, args); !r) return util::err(r.error());
-        if (sqlite3_step(st.s) != SQLITE_ROW) return util::err(sqlite3_errmsg(db_));
-        return static_cast<int64_t>(sqlite3_column_int64(st.s, 0));
+        return with<int64_t>(sql, args, [this](sqlite::Query& q) -> util::Result<int64_t> {
+            if (q.step() != SQLITE_ROW) return util::err(db_.errmsg());
+            return q.colI64(0);
+        });
     }
-    sqlite3* db_ = nullptr;
+    sqlite::Db db_;
 };
 
 // The policy's writes, into the suppression store and ingestion's counters.

@@ -120,7 +120,7 @@ bool storeExists(const Setup& s) {
 
 // After a write as root: the daemons (rampart_user) must still be able to read the files.
 void share(const Setup& s) {
-    auto r = Store::shareWith(s.path, s.user);
+    auto r = suppress::SqliteStore::shareWith(s.path, s.user);
     if (!r) {
         std::cerr << "rampartctl suppress: warning: " << r.error() << "\n";
     } else if (!r->empty()) {

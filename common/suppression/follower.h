@@ -14,7 +14,8 @@
 #include <string>
 #include <thread>
 
-#include "suppression/suppression.h"
+#include "suppression/index.h"
+#include "suppression/store.h"
 
 namespace rampart::suppress {
 
