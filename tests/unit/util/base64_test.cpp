@@ -16,7 +16,7 @@ TEST_CASE("base64Encode: RFC 4648 vectors, both overloads", "[util][base64]") {
     CHECK(base64Encode(bytes, 3) == "//79");
 }
 
-TEST_CASE("base64Decode is strict; base64DecodeLenient never fails", "[util][base64]") {
+TEST_CASE("base64Decode is strict, base64DecodeLenient never fails", "[util][base64]") {
     CHECK(*base64Decode("Zm9v\r\n\tYg==") == "foob");
     CHECK(base64Decode("Zm9v!").error() == "base64: invalid character '!'");
     CHECK(base64Decode("Zg==Zg").error() == "base64: data after '=' padding");
