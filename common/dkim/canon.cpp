@@ -1,4 +1,4 @@
-// DKIM canonicalisation (RFC 6376 section 3.4) and base64. The body hasher is a small state
+// DKIM canonicalisation (RFC 6376 section 3.4). The body hasher is a small state
 // machine over chunks: line content is scanned with memchr and hashed in spans straight from the
 // caller's buffer; only line ends and whitespace runs are held back until the next byte shows
 // whether they are trailing.
@@ -230,76 +230,6 @@ Sha256 hashBody(Canon c, std::string_view body) {
     BodyHasher h(c);
     h.update(body);
     return h.finish();
-}
-
-std::string base64(const uint8_t* data, size_t len) {
-    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((len + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
-        out.push_back(kAlphabet[(v >> 18) & 63]);
-        out.push_back(kAlphabet[(v >> 12) & 63]);
-        out.push_back(kAlphabet[(v >> 6) & 63]);
-        out.push_back(kAlphabet[v & 63]);
-    }
-    if (len - i == 1) {
-        uint32_t v = uint32_t{data[i]} << 16;
-        out.push_back(kAlphabet[(v >> 18) & 63]);
-        out.push_back(kAlphabet[(v >> 12) & 63]);
-        out.append("==");
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8);
-        out.push_back(kAlphabet[(v >> 18) & 63]);
-        out.push_back(kAlphabet[(v >> 12) & 63]);
-        out.push_back(kAlphabet[(v >> 6) & 63]);
-        out.push_back('=');
-    }
-    return out;
-}
-
-util::Result<std::string> base64Decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() / 4 * 3 + 3);
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t symbols = 0;
-    size_t padding = 0;
-    for (char c : text) {
-        if (util::isSpace(c)) continue;
-        if (c == '=') {
-            ++padding;
-            continue;
-        }
-        if (padding > 0) return util::err("base64: data after '=' padding");
-        uint32_t v;
-        if (c >= 'A' && c <= 'Z') {
-            v = static_cast<uint32_t>(c - 'A');
-        } else if (c >= 'a' && c <= 'z') {
-            v = static_cast<uint32_t>(c - 'a' + 26);
-        } else if (c >= '0' && c <= '9') {
-            v = static_cast<uint32_t>(c - '0' + 52);
-        } else if (c == '+') {
-            v = 62;
-        } else if (c == '/') {
-            v = 63;
-        } else {
-            return util::err("base64: invalid character '" + util::printable(std::string(1, c)) + "'");
-        }
-        ++symbols;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-        }
-    }
-    if (symbols % 4 == 1) return util::err("base64: truncated data");
-    if (padding > 2 || (padding > 0 && (symbols + padding) % 4 != 0)) {
-        return util::err("base64: bad '=' padding");
-    }
-    return out;
 }
 
 }  // namespace rampart::dkim

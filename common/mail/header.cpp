@@ -1,5 +1,5 @@
 // Header field helpers: line-end conversion between the milter's LF form and the CRLF form DKIM
-// canonicalisation sees, unfolding for parsers, and case-insensitive lookup.
+// canonicalisation sees, unfolding and comment skipping for parsers, and case-insensitive lookup.
 #include "mail/header.h"
 
 #include "util/strings.h"
@@ -37,6 +37,32 @@ std::string unfold(std::string_view value) {
         out.push_back(c);
     }
     return std::string(util::trim(out));
+}
+
+size_t skipCfws(std::string_view s, size_t i) {
+    while (i < s.size()) {
+        char c = s[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            ++i;
+        } else if (c == '(') {
+            int depth = 0;
+            while (i < s.size()) {
+                char d = s[i];
+                if (d == '\\') {
+                    i += 2;
+                    continue;
+                }
+                if (d == '(' && ++depth > kMaxCommentDepth) return std::string_view::npos;
+                if (d == ')' && --depth == 0) break;
+                ++i;
+            }
+            if (i >= s.size()) return std::string_view::npos;
+            ++i;
+        } else {
+            break;
+        }
+    }
+    return i;
 }
 
 size_t findHeader(const HeaderFields& fields, std::string_view name, size_t from) {

@@ -28,6 +28,12 @@ std::string toMilterValue(std::string_view value);
 // whitespace that follows them is kept (RFC 5322 section 2.2.3), then the ends are trimmed.
 std::string unfold(std::string_view value);
 
+// Comments nest at most this deep in the parsers of structured fields (deeper nesting is refused).
+constexpr int kMaxCommentDepth = 64;
+// The index after the CFWS (blanks, line breaks and nested comments, RFC 5322 section 3.2.2) that
+// starts at s[i]; npos on an unterminated comment or one nested deeper than kMaxCommentDepth.
+size_t skipCfws(std::string_view s, size_t i);
+
 // Index of the first field named `name` (case-insensitive) at or after `from`; npos if none.
 size_t findHeader(const HeaderFields& fields, std::string_view name, size_t from = 0);
 size_t countHeaders(const HeaderFields& fields, std::string_view name);

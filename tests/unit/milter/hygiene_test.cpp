@@ -6,6 +6,7 @@
 
 #include "mail/address.h"
 #include "milter/stages/hygiene_stage.h"
+#include "util/base64.h"
 #include "util/strings.h"
 
 using namespace rampart;
@@ -150,31 +151,6 @@ std::vector<std::string> linesOf(const std::string& name, const std::string& val
     return out;
 }
 
-std::string b64decode(std::string_view in) {
-    auto val = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    std::string out;
-    unsigned buf = 0;
-    int bits = 0;
-    for (char c : in) {
-        int v = val(c);
-        if (v < 0) continue;
-        buf = (buf << 6) | static_cast<unsigned>(v);
-        bits += 6;
-        if (bits >= 8) {
-            out += static_cast<char>((buf >> (bits - 8)) & 0xFF);
-            bits -= 8;
-        }
-    }
-    return out;
-}
-
 struct EncodedWord {
     std::string charset;
     std::string bytes;
@@ -208,7 +184,7 @@ std::string decode2047(std::string_view value, std::vector<EncodedWord>* words =
         std::smatch m;
         if (std::regex_match(tok, m, ew)) {
             if (!lastEncoded) out += space;
-            std::string bytes = b64decode(m[2].str());
+            std::string bytes = util::base64DecodeLenient(m[2].str());
             if (words) words->push_back({m[1].str(), bytes});
             out += bytes;
             lastEncoded = true;
