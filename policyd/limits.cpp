@@ -16,6 +16,7 @@
 #include <regex>
 #include <sstream>
 
+#include "policyd/calendar.h"
 #include "util/strings.h"
 
 namespace rampart::policyd {
@@ -82,19 +83,6 @@ std::string_view stripComment(std::string_view line) {
 
 std::string quoted(std::string_view s) {
     return "\"" + util::printable(s, 80) + "\"";
-}
-
-const date::time_zone* findZone(std::string_view name) {
-    try {
-        return date::locate_zone(std::string(name));
-    } catch (const std::exception&) {
-        return nullptr;
-    }
-}
-
-const date::time_zone* utcZone() {
-    static const date::time_zone* utc = findZone("UTC");
-    return utc;
 }
 
 std::string scopeList() {
@@ -362,7 +350,7 @@ uint64_t WarmupSchedule::capOnDay(uint32_t day) const {
 std::string WarmupSchedule::str() const {
     std::string out = "[warmup " + name + "]\n" + definition + "\n";
     if (startDay) {
-        out += "start = " + date::format("%F", date::sys_days(date::days(*startDay))) + "\n";
+        out += "start = " + formatIsoDate(*startDay) + "\n";
     }
     return out;
 }
@@ -935,28 +923,12 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
         return;
     }
     if (key == "start") {
-        // YYYY-MM-DD by hand: date::parse trips g++ 12's -Wmaybe-uninitialized inside date.h.
-        auto digits = [&](size_t from, size_t n) -> std::optional<unsigned> {
-            unsigned v = 0;
-            for (size_t i = from; i < from + n; ++i) {
-                if (value[i] < '0' || value[i] > '9') return std::nullopt;
-                v = v * 10 + static_cast<unsigned>(value[i] - '0');
-            }
-            return v;
-        };
-        std::optional<unsigned> y, mo, dd;
-        if (value.size() == 10 && value[4] == '-' && value[7] == '-') {
-            y = digits(0, 4);
-            mo = digits(5, 2);
-            dd = digits(8, 2);
-        }
-        date::year_month_day ymd{date::year{static_cast<int>(y.value_or(0))}, date::month{mo.value_or(0)},
-                                 date::day{dd.value_or(0)}};
-        if (!y || !mo || !dd || !ymd.ok()) {
+        auto day = parseIsoDate(value);
+        if (!day) {
             error(l.line, "start: expected a date YYYY-MM-DD, got " + quoted(value));
             return;
         }
-        ws.startDay = static_cast<int32_t>(date::sys_days(ymd).time_since_epoch().count());
+        ws.startDay = *day;
         return;
     }
     error(l.line, "unknown key " + quoted(key) + " in " + sectionTitle_ + didYouMean(key, kKeys));

@@ -321,7 +321,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
         bool synthetic = req.instance.empty();
         if (synthetic) req.instance = "rampart-noinstance-" + std::to_string(id_) + "-" + std::to_string(++seq_);
         Decision d = decide(req, *rt->limits, server_.state_, now, rt->monitorOnly);
-        server_.state_.apply(d);
+        if (d.verdict == Verdict::Allow) server_.state_.reserve(d.mutations);
         const std::string who = "from=<" + req.sender + "> to=<" + req.recipient + ">" +
                                 (req.saslUsername.empty() ? "" : " sasl=" + req.saslUsername) +
                                 (req.clientAddress.empty() ? "" : " client=" + req.clientAddress);

@@ -1,15 +1,11 @@
 // State: reservations, commits, refunds, operator controls, status, and the record encoding the
-// journal writes. Counts move between three places only: reserved (apply), committed (commit) and
+// journal writes. Counts move between three places only: reserved (reserve), committed (commit) and
 // gone (release, refund, expire); every move is the exact inverse of what a Holding recorded.
 #include "policyd/state.h"
-
-#include <date/date.h>
-#include <date/tz.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "policyd/decide.h"
 #include "util/strings.h"
 
 namespace rampart::policyd {
@@ -17,14 +13,6 @@ namespace rampart::policyd {
 using std::chrono::nanoseconds;
 
 namespace {
-
-int64_t unixNanos(util::SystemTime t) {
-    return std::chrono::duration_cast<nanoseconds>(t.time_since_epoch()).count();
-}
-
-util::SystemTime fromNanos(int64_t ns) {
-    return util::SystemTime(std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
-}
 
 // ---- record encoding: little-endian fixed-width integers, u32-length-prefixed strings.
 enum RecordType : uint8_t {
@@ -274,10 +262,6 @@ std::string jsonString(std::string_view s) {
     return out + "\"";
 }
 
-int64_t unixSecondsOf(util::SystemTime t) {
-    return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 }  // namespace
 
 // ------------------------------------------------------------------------------ small types
@@ -292,6 +276,23 @@ uint64_t recipientHash(std::string_view address) {
     h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
     h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
     return h ^ (h >> 31);
+}
+
+int64_t spacingJitter(std::string_view key, uint64_t sequence, int64_t jitterNs) {
+    if (jitterNs <= 0) return 0;
+    // FNV-1a over the key, then splitmix64 with the sequence: stable across builds and runs.
+    uint64_t h = 1469598103934665603ull;
+    for (char c : key) {
+        h ^= static_cast<uint8_t>(c);
+        h *= 1099511628211ull;
+    }
+    uint64_t x = h ^ (sequence * 0x9e3779b97f4a7c15ull);
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    uint64_t span = 2 * static_cast<uint64_t>(jitterNs) + 1;
+    return static_cast<int64_t>(x % span) - jitterNs;
 }
 
 const Bucket* ScopeEntry::bucket(uint8_t counter, int64_t start) const {
@@ -357,30 +358,6 @@ std::string ScopeSpec::str() const {
         out += std::string(scopeName(k)) + "=" + v;
     }
     return out;
-}
-
-std::string formatTime(util::SystemTime t, const date::time_zone* zone) {
-    // Rounded up: "retry after" must never name a moment before the retry can succeed. Formatted by
-    // hand: date::format goes through iostreams and costs microseconds per call.
-    auto s = std::chrono::ceil<std::chrono::seconds>(t.time_since_epoch()).count();
-    if (!zone) zone = date::locate_zone("UTC");
-    auto info = zone->get_info(date::sys_seconds(std::chrono::seconds(s)));
-    int64_t local = s + info.offset.count();
-    int64_t days = local / 86400;
-    int64_t secs = local % 86400;
-    if (secs < 0) {
-        secs += 86400;
-        --days;
-    }
-    date::year_month_day ymd{date::sys_days(date::days(days))};
-    char buf[64];
-    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02u:%02u", static_cast<int>(ymd.year()),
-                          static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                          static_cast<unsigned>(secs / 3600), static_cast<unsigned>(secs % 3600 / 60));
-    if (secs % 60 != 0) {
-        n += std::snprintf(buf + n, sizeof buf - static_cast<size_t>(n), ":%02u", static_cast<unsigned>(secs % 60));
-    }
-    return std::string(buf, static_cast<size_t>(n)) + " " + info.abbrev;
 }
 
 // ------------------------------------------------------------------------------ State
@@ -503,30 +480,30 @@ void State::unref(const Commit& c) {
     unref(c.message);
 }
 
-void State::apply(const Decision& d) {
-    if (d.verdict != Verdict::Allow || d.mutations.empty()) return;
-    const int64_t nowNs = unixNanos(d.now);
-    for (const auto& st : d.mutations.spacing) {
+void State::reserve(const Mutations& m) {
+    if (m.empty()) return;
+    const int64_t nowNs = unixNanos(m.now);
+    for (const auto& st : m.spacing) {
         ScopeNode& n = node(st.key);
         ScopeEntry& e = n.second;
         e.nextSend = nowNs + st.intervalNs + spacingJitter(st.key, e.sends, st.jitterNs);
         ++e.sends;
         markScope(n);
     }
-    if (d.mutations.recipient.empty() && d.mutations.message.empty()) return;
+    if (m.recipient.empty() && m.message.empty()) return;
     Reservation* r = nullptr;
-    if (!d.instance.empty()) {
-        auto it = reservations_.find(d.instance);
+    if (!m.instance.empty()) {
+        auto it = reservations_.find(m.instance);
         if (it == reservations_.end()) {
-            it = reservations_.emplace(d.instance, Reservation{}).first;
+            it = reservations_.emplace(m.instance, Reservation{}).first;
             reservationOrder_.emplace_back(
-                nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count(), d.instance);
+                nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count(), m.instance);
         }
         r = &it->second;
-        r->recipients.push_back(RecipientHold{recipientHash(d.recipient), {}});
-        r->recipients.back().holdings.reserve(d.mutations.recipient.size());
+        r->recipients.push_back(RecipientHold{recipientHash(m.recipientAddress), {}});
+        r->recipients.back().holdings.reserve(m.recipient.size());
     }
-    auto reserve = [&](const Holding& h, std::vector<Held>* into) {
+    auto take = [&](const Holding& h, std::vector<Held>* into) {
         Held held = hold(h);
         ScopeEntry& e = held.node->second;
         if (h.capPeriod != kNoPeriod) ++bucket(e, 0, h.capPeriod).reserved;
@@ -541,13 +518,13 @@ void State::apply(const Decision& d) {
             --e.refs;
         }
     };
-    for (const auto& h : d.mutations.recipient)
-        reserve(h, r ? &r->recipients.back().holdings : nullptr);
-    for (const auto& h : d.mutations.message)
-        reserve(h, r ? &r->message : nullptr);
+    for (const auto& h : m.recipient)
+        take(h, r ? &r->recipients.back().holdings : nullptr);
+    for (const auto& h : m.message)
+        take(h, r ? &r->message : nullptr);
     if (r) {
         r->expires = nowNs + std::chrono::duration_cast<nanoseconds>(options_.reservationTimeout).count();
-        markReservation(d.instance, *r);
+        markReservation(m.instance, *r);
     }
 }
 
@@ -715,9 +692,9 @@ ExpireResult State::expire(util::SystemTime now, size_t maxScopes) {
     // one call short. Periods end at most 8 days after they start (a week and a DST hour); a
     // bucket without reservations that old, or superseded by a newer period of its counter, is
     // done with.
-    const int64_t nowSec = unixSecondsOf(now);
+    const int64_t nowSec = unixSeconds(now);
     const int64_t oldest = nowSec - 8 * 86400;
-    const int32_t today = static_cast<int32_t>(nowSec / 86400);
+    const int32_t today = static_cast<int32_t>(localDayOf(nowSec));  // the UTC day
     const int64_t forgetDays = options_.warmupForget.count() / 86400;
     auto visit = [&](ScopeNode& n) {
         ScopeEntry& e = n.second;
@@ -1276,7 +1253,7 @@ void State::clear() {
 std::string statusJson(const std::vector<StatusRow>& rows, const std::vector<Pause>& pauses) {
     auto time = [](const std::optional<util::SystemTime>& t) -> std::string {
         if (!t) return "null";
-        return jsonString(date::format("%FT%TZ", std::chrono::floor<std::chrono::seconds>(*t)));
+        return jsonString(formatUtcIso(*t));
     };
     auto num = [](const auto& v) -> std::string { return v ? std::to_string(*v) : "null"; };
     std::string out = "{\"scopes\":[";

@@ -81,7 +81,7 @@ struct Harness {
     Decision check(const Request& r) { return decide(r, limits, state, clock.now(), monitorOnly); }
     Decision rcpt(const Request& r) {
         Decision d = check(r);
-        state.apply(d);
+        if (d.verdict == Verdict::Allow) state.reserve(d.mutations);
         return d;
     }
     // A whole one-recipient message: RCPT, and END-OF-MESSAGE when allowed.
