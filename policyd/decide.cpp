@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 
+#include "policyd/windows.h"
 #include "util/strings.h"
 
 namespace rampart::policyd {
@@ -62,41 +63,6 @@ std::string scopeText(const std::vector<std::pair<ScopeKind, std::string>>& pair
         out += std::string(scopeName(k)) + " " + v;
     }
     return out;
-}
-
-bool insideWindow(const Window& w, int64_t localSeconds) {
-    int64_t days = localDayOf(localSeconds);
-    unsigned minute = minuteOfDay(localSeconds);
-    unsigned wd = weekdayOf(days);
-    unsigned yesterday = (wd + 6) % 7;
-    for (const auto& s : w.spans) {
-        if (s.openMinute < s.closeMinute) {
-            if ((s.days & (1u << wd)) && minute >= s.openMinute && minute < s.closeMinute) return true;
-        } else {  // crosses midnight: opens on a listed day, closes the next morning
-            if ((s.days & (1u << wd)) && minute >= s.openMinute) return true;
-            if ((s.days & (1u << yesterday)) && minute < s.closeMinute) return true;
-        }
-    }
-    return false;
-}
-
-// The next opening of the window after `now` (outside it), as unix seconds.
-int64_t nextOpening(const Window& w, int64_t nowSec) {
-    ZoneNow z = zoneNow(w.zone, nowSec);
-    int64_t days = localDayOf(z.local);
-    int64_t best = INT64_MAX;
-    for (int64_t k = 0; k <= 7 && best == INT64_MAX; ++k) {
-        unsigned wd = weekdayOf(days + k);
-        for (const auto& s : w.spans) {
-            if (!(s.days & (1u << wd))) continue;
-            int64_t openLocal = localSecondsOf(days + k, s.openMinute);
-            if (openLocal <= z.local) continue;
-            best = std::min(best, openLocal);
-        }
-    }
-    if (best == INT64_MAX) return nowSec + 7 * 86400;  // unreachable: parsing requires a span
-    int64_t sys = localToSys(w.zone, best);
-    return std::max(sys, nowSec + 1);
 }
 
 // A refusal found while evaluating; its text is only written for the refusals that are reported
