@@ -1,7 +1,7 @@
 // decide(): exemptions, pauses, then every applicable limit, evaluated completely before anything
 // is reserved, so a refusal by any limit leaves every counter as it was (the mutations are only
-// returned, and State::apply() makes them). Everything time-related is computed from `now` and the
-// limit's zone; nothing here reads a clock.
+// returned, and the caller reserves them with State::reserve()). Everything time-related is
+// computed from `now` and the limit's zone (calendar.h); nothing here reads a clock.
 #include "policyd/decide.h"
 
 #include <date/date.h>
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 
+#include "policyd/windows.h"
 #include "util/strings.h"
 
 namespace rampart::policyd {
@@ -18,67 +19,6 @@ using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
 namespace {
-
-constexpr int64_t kDay = 86400;
-
-int64_t floorDiv(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-    return q;
-}
-
-int64_t unixSeconds(util::SystemTime t) {
-    return std::chrono::floor<seconds>(t.time_since_epoch()).count();
-}
-
-int64_t unixNanos(util::SystemTime t) {
-    return std::chrono::duration_cast<nanoseconds>(t.time_since_epoch()).count();
-}
-
-util::SystemTime fromNanos(int64_t ns) {
-    return util::SystemTime(std::chrono::duration_cast<util::SystemTime::duration>(nanoseconds(ns)));
-}
-
-util::SystemTime fromSeconds(int64_t s) {
-    return util::SystemTime(seconds(s));
-}
-
-int64_t localToSys(const date::time_zone* zone, int64_t localSeconds) {
-    auto t = zone->to_sys(date::local_seconds(seconds(localSeconds)), date::choose::earliest);
-    return t.time_since_epoch().count();
-}
-
-// The offset in force at `s` and the span it is in force for.
-struct ZoneNow {
-    int64_t offset = 0;
-    int64_t begin = 0;
-    int64_t end = 0;
-    int64_t local = 0;  // local seconds
-};
-
-ZoneNow zoneNow(const date::time_zone* zone, int64_t s) {
-    auto info = zone->get_info(date::sys_seconds(seconds(s)));
-    ZoneNow z;
-    z.offset = info.offset.count();
-    z.begin = info.begin.time_since_epoch().count();
-    z.end = info.end.time_since_epoch().count();
-    z.local = s + z.offset;
-    return z;
-}
-
-// Local midnight-based boundary (local seconds) to unix seconds, cheap when no transition lies
-// between it and now.
-int64_t boundaryToSys(const date::time_zone* zone, const ZoneNow& z, int64_t localBoundary) {
-    int64_t candidate = localBoundary - z.offset;
-    if (candidate >= z.begin && candidate <= z.end) return candidate;
-    return localToSys(zone, localBoundary);
-}
-
-// Monday = 0.
-unsigned weekdayOf(int64_t localDays) {
-    int64_t r = (localDays + 3) % 7;  // 1970-01-01 was a Thursday
-    return static_cast<unsigned>(r < 0 ? r + 7 : r);
-}
 
 // Lower-case values of every attribute of a request; "" where the request has none.
 struct RequestValues {
@@ -123,41 +63,6 @@ std::string scopeText(const std::vector<std::pair<ScopeKind, std::string>>& pair
         out += std::string(scopeName(k)) + " " + v;
     }
     return out;
-}
-
-bool insideWindow(const Window& w, int64_t localSeconds) {
-    int64_t days = floorDiv(localSeconds, kDay);
-    unsigned minute = static_cast<unsigned>((localSeconds - days * kDay) / 60);
-    unsigned wd = weekdayOf(days);
-    unsigned yesterday = (wd + 6) % 7;
-    for (const auto& s : w.spans) {
-        if (s.openMinute < s.closeMinute) {
-            if ((s.days & (1u << wd)) && minute >= s.openMinute && minute < s.closeMinute) return true;
-        } else {  // crosses midnight: opens on a listed day, closes the next morning
-            if ((s.days & (1u << wd)) && minute >= s.openMinute) return true;
-            if ((s.days & (1u << yesterday)) && minute < s.closeMinute) return true;
-        }
-    }
-    return false;
-}
-
-// The next opening of the window after `now` (outside it), as unix seconds.
-int64_t nextOpening(const Window& w, int64_t nowSec) {
-    ZoneNow z = zoneNow(w.zone, nowSec);
-    int64_t days = floorDiv(z.local, kDay);
-    int64_t best = INT64_MAX;
-    for (int64_t k = 0; k <= 7 && best == INT64_MAX; ++k) {
-        unsigned wd = weekdayOf(days + k);
-        for (const auto& s : w.spans) {
-            if (!(s.days & (1u << wd))) continue;
-            int64_t openLocal = (days + k) * kDay + int64_t{s.openMinute} * 60;
-            if (openLocal <= z.local) continue;
-            best = std::min(best, openLocal);
-        }
-    }
-    if (best == INT64_MAX) return nowSec + 7 * kDay;  // unreachable: parsing requires a span
-    int64_t sys = localToSys(w.zone, best);
-    return std::max(sys, nowSec + 1);
 }
 
 // A refusal found while evaluating; its text is only written for the refusals that are reported
@@ -274,52 +179,7 @@ std::string_view reasonName(Reason r) {
     return "?";
 }
 
-int64_t spacingJitter(std::string_view key, uint64_t sequence, int64_t jitterNs) {
-    if (jitterNs <= 0) return 0;
-    // FNV-1a over the key, then splitmix64 with the sequence: stable across builds and runs.
-    uint64_t h = 1469598103934665603ull;
-    for (char c : key) {
-        h ^= static_cast<uint8_t>(c);
-        h *= 1099511628211ull;
-    }
-    uint64_t x = h ^ (sequence * 0x9e3779b97f4a7c15ull);
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    uint64_t span = 2 * static_cast<uint64_t>(jitterNs) + 1;
-    return static_cast<int64_t>(x % span) - jitterNs;
-}
-
 namespace {
-
-int64_t periodStartAt(CalendarPeriod p, const date::time_zone* zone, const ZoneNow& z) {
-    switch (p) {
-        case CalendarPeriod::Hour:
-            return std::max(floorDiv(z.local, 3600) * 3600 - z.offset, z.begin);
-        case CalendarPeriod::Day:
-            return boundaryToSys(zone, z, floorDiv(z.local, kDay) * kDay);
-        case CalendarPeriod::Week: {
-            int64_t days = floorDiv(z.local, kDay);
-            return boundaryToSys(zone, z, (days - weekdayOf(days)) * kDay);
-        }
-    }
-    return z.local - z.offset;
-}
-
-int64_t nextPeriodStartAt(CalendarPeriod p, const date::time_zone* zone, const ZoneNow& z) {
-    switch (p) {
-        case CalendarPeriod::Hour:
-            return std::min(floorDiv(z.local, 3600) * 3600 + 3600 - z.offset, z.end);
-        case CalendarPeriod::Day:
-            return boundaryToSys(zone, z, (floorDiv(z.local, kDay) + 1) * kDay);
-        case CalendarPeriod::Week: {
-            int64_t days = floorDiv(z.local, kDay);
-            return boundaryToSys(zone, z, (days - weekdayOf(days) + 7) * kDay);
-        }
-    }
-    return z.local - z.offset;
-}
 
 // The zone offsets decide() needs, looked up once per zone per request (limits share a few zones).
 class ZoneCache {
@@ -344,29 +204,6 @@ class ZoneCache {
 };
 
 }  // namespace
-
-int64_t periodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now) {
-    return periodStartAt(p, zone, zoneNow(zone, unixSeconds(now)));
-}
-
-int64_t nextPeriodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now) {
-    return nextPeriodStartAt(p, zone, zoneNow(zone, unixSeconds(now)));
-}
-
-int32_t localDay(const date::time_zone* zone, util::SystemTime now) {
-    ZoneNow z = zoneNow(zone, unixSeconds(now));
-    return static_cast<int32_t>(floorDiv(z.local, kDay));
-}
-
-uint32_t warmupDayOf(const WarmupSchedule& ws, const WarmupProgress& p, int32_t today) {
-    if (ws.startDay || p.anchorDay != kNoDay) {
-        int32_t anchor = p.anchorDay != kNoDay ? p.anchorDay : *ws.startDay;
-        int64_t d = int64_t{today} - anchor + 1;
-        return d < 1 ? 1u : static_cast<uint32_t>(std::min<int64_t>(d, UINT32_MAX));
-    }
-    int64_t d = p.lastActiveDay == today ? p.activeDays : int64_t{p.activeDays} + 1;
-    return d < 1 ? 1u : static_cast<uint32_t>(d);
-}
 
 Decision decide(const Request& req, const LimitSet& limits, const State& state, util::SystemTime now,
                 bool monitorOnly) {
@@ -472,7 +309,7 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state, 
         uint32_t warmupDay = 0;
         uint64_t warmupCap = 0;
         if (ws) {
-            today = static_cast<int32_t>(floorDiv(zones(lim.zone).local, kDay));
+            today = localDayAt(zones(lim.zone));
             warmupDay = warmupDayOf(*ws, e ? e->warmup : WarmupProgress{}, today);
             warmupCap = ws->capOnDay(warmupDay);
         }
@@ -590,9 +427,9 @@ Decision decide(const Request& req, const LimitSet& limits, const State& state, 
         d.wouldDefer.push_back(describe(c, values));
     if (d.limitsApplied == 0 && d.wouldDefer.empty()) return d;  // NotApplicable
     d.verdict = Verdict::Allow;
-    d.instance = req.instance;
-    d.recipient = values[Attribute::Recipient];
-    d.now = now;
+    d.mutations.instance = req.instance;
+    d.mutations.recipientAddress = values[Attribute::Recipient];
+    d.mutations.now = now;
     return d;
 }
 

@@ -1,6 +1,6 @@
 // The decision core: one RCPT request against the limits and the current state. decide() is PURE
 // (no clock, no I/O, no globals): it returns what to answer and, for an allowed request, the
-// mutations that State::apply() makes. Reservation is all-or-nothing: when any limit refuses,
+// mutations the caller then reserves with State::reserve(). Reservation is all-or-nothing: when any limit refuses,
 // nothing is counted anywhere.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policyd/calendar.h"
 #include "policyd/limits.h"
 #include "policyd/request.h"
 #include "policyd/state.h"
@@ -20,7 +21,7 @@ namespace rampart::policyd {
 enum class Verdict : uint8_t {
     NotApplicable,  // not a RCPT request, or no limit applies: DUNNO, nothing counted
     Exempt,         // matched [exempt]: DUNNO, nothing counted
-    Allow,          // within every limit (monitor-only refusals aside): DUNNO, counted by apply()
+    Allow,          // within every limit (monitor-only refusals aside): DUNNO, counted by State::reserve()
     Refuse,         // the binding limit's action
 };
 std::string_view verdictName(Verdict v);  // "not-applicable", "exempt", "allow", "refuse"
@@ -49,10 +50,8 @@ struct Decision {
     std::vector<Refusal> wouldDefer;  // monitor-only refusals of an allowed request: log them
     size_t limitsApplied = 0;         // limits whose conditions and scopes matched
 
-    // For State::apply() (verdict Allow).
-    std::string instance;
-    std::string recipient;  // lower-case
-    util::SystemTime now{};
+    // What the caller reserves with State::reserve() when the verdict is Allow (for any other
+    // verdict it holds nothing).
     Mutations mutations;
 };
 
@@ -62,19 +61,5 @@ struct Decision {
 // rest, the one whose retry time is latest (a pause: never), ties going to the earlier limit.
 Decision decide(const Request& request, const LimitSet& limits, const State& state, util::SystemTime now,
                 bool monitorOnly = false);
-
-// The deterministic spacing jitter of a key's n-th send, within [-jitter, +jitter] ns: a hash of
-// the key (limit and scope) and the sequence number, so tests and replays see the same gaps.
-int64_t spacingJitter(std::string_view key, uint64_t sequence, int64_t jitterNs);
-
-// Calendar arithmetic in a zone (also used by State::status). Periods: the clock hour, the local
-// day (midnight to midnight, 23 or 25 hours across a DST change), the ISO week (Monday 00:00).
-// Returned as unix seconds.
-int64_t periodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now);
-int64_t nextPeriodStart(CalendarPeriod p, const date::time_zone* zone, util::SystemTime now);
-// The local date as days since 1970-01-01.
-int32_t localDay(const date::time_zone* zone, util::SystemTime now);
-// The warmup day (1, 2, ...) of a scope on local day `today`.
-uint32_t warmupDayOf(const WarmupSchedule& schedule, const WarmupProgress& progress, int32_t today);
 
 }  // namespace rampart::policyd

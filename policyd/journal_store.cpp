@@ -8,7 +8,7 @@ namespace rampart::policyd {
 
 Decision JournalStore::reserve(const Request& req, const LimitSet& limits, bool monitorOnly, util::SystemTime now) {
     Decision d = decide(req, limits, state_, now, monitorOnly);
-    state_.apply(d);
+    if (d.verdict == Verdict::Allow) state_.reserve(d.mutations);
     return d;
 }
 

@@ -19,13 +19,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "policyd/calendar.h"
 #include "policyd/limits.h"
 #include "util/clock.h"
 #include "util/result.h"
 
 namespace rampart::policyd {
-
-struct Decision;
 
 constexpr int64_t kNoPeriod = INT64_MIN;
 constexpr int32_t kNoDay = INT32_MIN;
@@ -35,7 +34,7 @@ constexpr int32_t kNoDay = INT32_MIN;
 constexpr char kKeyLimitSep = '\x1e';
 constexpr char kKeyValueSep = '\x1f';
 
-// What one limit takes for one request in one scope (decide()'s output); State::apply() binds it to
+// What one limit takes for one request in one scope (decide()'s output); State::reserve() binds it to
 // the scope entry as a Held, so it can be given back exactly (release, refund).
 struct Holding {
     std::string key;
@@ -54,8 +53,15 @@ struct SpacingStep {
     int64_t jitterNs = 0;
 };
 
-// What an allowed RCPT changes (built by decide(), applied by State::apply()).
+// The deterministic spacing jitter of a key's n-th send, within [-jitter, +jitter] ns: a hash of
+// the key (limit and scope) and the sequence number, so tests and replays see the same gaps.
+int64_t spacingJitter(std::string_view key, uint64_t sequence, int64_t jitterNs);
+
+// What an allowed RCPT changes, and for whom (built by decide(), reserved by State::reserve()).
 struct Mutations {
+    std::string instance;          // the transaction; "": none, so what it takes counts as sent at once
+    std::string recipientAddress;  // lower-case
+    util::SystemTime now{};
     std::vector<Holding> recipient;  // counted for this recipient
     std::vector<Holding> message;    // `msgs` counters: once per instance (the first recipient)
     std::vector<SpacingStep> spacing;
@@ -233,8 +239,9 @@ class State {
     void setOptions(const StateOptions& o) { options_ = o; }
 
     // ---- the request path
-    // Reserves what an allowed decision holds (verdict Allow; anything else is ignored).
-    void apply(const Decision& d);
+    // Reserves what an allowed request takes: the mutations decide() returns with verdict Allow
+    // (the caller calls it for that verdict only).
+    void reserve(const Mutations& m);
     // END-OF-MESSAGE: the instance's reservations become counts bound to queueId. When fewer
     // recipients were accepted than reserved: with recipientCount == 1 and `recipient` given, that
     // recipient's reservation is committed; otherwise the first recipientCount in RCPT order. The
@@ -340,9 +347,5 @@ class State {
 
 // `rampartctl status --json`: {"scopes":[{...}], "pauses":[{...}]}.
 std::string statusJson(const std::vector<StatusRow>& rows, const std::vector<Pause>& pauses);
-
-// The time in a zone as deferral texts and status print it: "2026-11-23 00:00 CET" (seconds shown
-// only when not zero).
-std::string formatTime(util::SystemTime t, const date::time_zone* zone);
 
 }  // namespace rampart::policyd
