@@ -31,6 +31,7 @@
 #include "util/log.h"
 #include "util/strings.h"
 #include "util/tokens.h"
+#include "util/unix_time.h"
 
 namespace rampart::ctl {
 
@@ -417,8 +418,7 @@ int cmdIngest(Context& ctx, Args args) {
     Ingest ing(*cfg, **store, counts);
     ing.norm.caseSensitiveLocalPart = cfg->flag("suppression_case_sensitive");
     ing.norm.foldGmail = cfg->flag("suppression_fold_gmail");
-    ing.now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    ing.now = util::unixNow();
     ing.dryRun = dryRun;
     if (const std::string secret = cfg->str("unsubscribe_secret"); !secret.empty()) {
         auto k = util::Keyring::load(secret);
