@@ -5,7 +5,6 @@
 
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +18,7 @@
 #include "dns/resolver.h"
 #include "mail/domain.h"
 #include "milter/key_store.h"
+#include "util/json.h"
 #include "util/process.h"
 #include "util/strings.h"
 
@@ -175,23 +175,6 @@ int record(Args args) {
     return 0;
 }
 
-std::string jsonEscape(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            o += '\\';
-            o += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            o += buf;
-        } else {
-            o += c;
-        }
-    }
-    return o;
-}
-
 int check(Context& ctx, Args args) {
     bool json = takeFlag(args, "--json");
     if (!args.empty()) {
@@ -227,10 +210,11 @@ int check(Context& ctx, Args args) {
         for (size_t i = 0; i < results.size(); ++i) {
             const auto& r = results[i];
             const auto& key = plan.inputs[i].key;
-            std::cout << (i ? "," : "") << "\n  {\"name\": \"" << jsonEscape(r.name) << "\", \"domain\": \""
-                      << jsonEscape(r.domain) << "\", \"selector\": \"" << jsonEscape(r.selector) << "\", \"key\": \""
+            std::cout << (i ? "," : "") << "\n  {\"name\": " << util::jsonString(r.name)
+                      << ", \"domain\": " << util::jsonString(r.domain)
+                      << ", \"selector\": " << util::jsonString(r.selector) << ", \"key\": \""
                       << dkim::keyTypeTag(key->algorithm()) << "-" << key->bits() << "\", \"status\": \""
-                      << dkim::keyCheckStatusName(r.status) << "\", \"detail\": \"" << jsonEscape(r.detail) << "\"}";
+                      << dkim::keyCheckStatusName(r.status) << "\", \"detail\": " << util::jsonString(r.detail) << "}";
         }
         std::cout << (results.empty() ? "]\n" : "\n]\n");
     } else {

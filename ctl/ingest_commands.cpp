@@ -22,6 +22,7 @@
 #include "util/sqlite.h"
 #include "util/strings.h"
 #include "util/tokens.h"
+#include "util/unix_time.h"
 
 namespace rampart::ctl {
 
@@ -197,8 +198,7 @@ int cmdIngest(Context& ctx, Args args) {
     settings.softBounceLimit = cfg->integer("ingest_soft_bounce_limit");
     settings.norm.caseSensitiveLocalPart = cfg->flag("suppression_case_sensitive");
     settings.norm.foldGmail = cfg->flag("suppression_fold_gmail");
-    settings.now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    settings.now = util::unixNow();
     settings.dryRun = dryRun;
     std::optional<util::Keyring> keys;
     if (const std::string secret = cfg->str("unsubscribe_secret"); !secret.empty()) {

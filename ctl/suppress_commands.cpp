@@ -16,7 +16,9 @@
 #include "ctl/ctl.h"
 #include "mail/domain.h"
 #include "suppression/suppression.h"
+#include "util/json.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::ctl {
 
@@ -55,11 +57,6 @@ int badValue(const std::string& message) {
 
 std::string entries(size_t n) {
     return std::to_string(n) + (n == 1 ? " entry" : " entries");
-}
-
-int64_t now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 // The audit's "who": the account running rampartctl, and the sudo user behind it.
@@ -178,46 +175,13 @@ std::string tsv(std::string_view s) {
     return out;
 }
 
-// JSON string; bytes that are not UTF-8 become U+FFFD (bounce diagnostics are not always UTF-8).
-std::string json(std::string_view s) {
-    std::string out = "\"";
-    for (size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-            ++i;
-        } else if (c < 0x20 || c == 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-            ++i;
-        } else if (c < 0x80) {
-            out += static_cast<char>(c);
-            ++i;
-        } else {
-            size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-            bool ok = len > 0 && c < 0xF5 && i + len <= s.size();
-            for (size_t k = 1; ok && k < len; ++k)
-                ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-            if (ok) {
-                out.append(s.substr(i, len));
-                i += len;
-            } else {
-                out += "\xEF\xBF\xBD";
-                ++i;
-            }
-        }
-    }
-    return out + "\"";
-}
-
 std::string entryJson(const Entry& e) {
-    return "{\"target\":" + json(e.target) + ",\"scope\":" + json(e.scope.str()) +
-           ",\"reason\":" + json(suppress::reasonName(e.reason)) + ",\"source\":" + json(e.source) +
-           ",\"created\":" + json(suppress::formatTime(e.created)) +
-           ",\"expires\":" + (e.expires ? json(suppress::formatTime(*e.expires)) : std::string("null")) +
-           ",\"note\":" + json(e.note) + "}";
+    return "{\"target\":" + util::jsonString(e.target) + ",\"scope\":" + util::jsonString(e.scope.str()) +
+           ",\"reason\":" + util::jsonString(suppress::reasonName(e.reason)) +
+           ",\"source\":" + util::jsonString(e.source) +
+           ",\"created\":" + util::jsonString(suppress::formatTime(e.created)) +
+           ",\"expires\":" + (e.expires ? util::jsonString(suppress::formatTime(*e.expires)) : std::string("null")) +
+           ",\"note\":" + util::jsonString(e.note) + "}";
 }
 
 std::optional<Scope> scopeOption(Args& args) {
@@ -272,7 +236,7 @@ int verbAdd(const Setup& s, Args args) {
         if (!r) return badValue("unknown reason \"" + util::printable(*reasonText) + "\"" + kReasons);
         e.reason = *r;
     }
-    const int64_t t = now();
+    const int64_t t = util::unixNow();
     e.created = t;
     if (expiresText) {
         auto x = suppress::parseExpiry(*expiresText, t);
@@ -392,7 +356,7 @@ int verbCheck(const Setup& s, Args args) {
     }
     auto store = openStore(s, false);
     if (!store) return 2;
-    auto m = store->matches(*target, ctx, suppress::Index::kAll, now(), s.norm);
+    auto m = store->matches(*target, ctx, suppress::Index::kAll, util::unixNow(), s.norm);
     if (!m) {
         std::cerr << "rampartctl suppress: " << m.error() << "\n";
         return 2;
@@ -498,7 +462,7 @@ int verbImport(const Setup& s, Args args) {
     std::istream& in = file == "-" ? std::cin : f;
     auto store = openStore(s, true);
     if (!store) return 1;
-    auto rep = suppress::importCsv(*store, in, file, *format, *scope, s.norm, who(), now());
+    auto rep = suppress::importCsv(*store, in, file, *format, *scope, s.norm, who(), util::unixNow());
     share(s);
     constexpr size_t kShown = 1000;
     for (size_t i = 0; i < rep.errors.size() && i < kShown; ++i)
@@ -522,7 +486,7 @@ int verbExport(const Setup& s, Args args) {
     if (!store) return 1;
     const char* what = *format == suppress::CsvFormat::Ses ? " (ses format: global entries only)" : "";
     if (args.empty()) {
-        auto n = suppress::exportCsv(*store, std::cout, *format, now());
+        auto n = suppress::exportCsv(*store, std::cout, *format, util::unixNow());
         if (!n) {
             std::cerr << "rampartctl suppress: " << n.error() << "\n";
             return 1;
@@ -543,7 +507,7 @@ int verbExport(const Setup& s, Args args) {
     util::Result<size_t> n = util::err("not written");
     {
         std::ofstream out(tmpl, std::ios::binary | std::ios::trunc);
-        n = suppress::exportCsv(*store, out, *format, now());
+        n = suppress::exportCsv(*store, out, *format, util::unixNow());
         out.close();
         if (n && !out) n = util::err("write error");
     }
@@ -586,9 +550,10 @@ int verbAudit(const Setup& s, Args args) {
         std::cout << "[";
         for (size_t i = 0; i < recs->size(); ++i) {
             const auto& a = (*recs)[i];
-            std::cout << (i == 0 ? "\n" : ",\n") << "{\"id\":" << a.id << ",\"at\":" << json(suppress::formatTime(a.at))
-                      << ",\"action\":" << json(a.action) << ",\"who\":" << json(a.who) << ",\"why\":" << json(a.why)
-                      << ",\"entry\":" << entryJson(a.entry) << "}";
+            std::cout << (i == 0 ? "\n" : ",\n") << "{\"id\":" << a.id
+                      << ",\"at\":" << util::jsonString(suppress::formatTime(a.at))
+                      << ",\"action\":" << util::jsonString(a.action) << ",\"who\":" << util::jsonString(a.who)
+                      << ",\"why\":" << util::jsonString(a.why) << ",\"entry\":" << entryJson(a.entry) << "}";
         }
         std::cout << (recs->empty() ? "]\n" : "\n]\n");
         return 0;
@@ -612,7 +577,7 @@ int verbExpire(const Setup& s, Args args) {
     }
     auto store = openStore(s, true);
     if (!store) return 1;
-    auto n = store->expire(now());
+    auto n = store->expire(util::unixNow());
     if (!n) {
         std::cerr << "rampartctl suppress: " << n.error() << "\n";
         return 1;

@@ -1,3 +1,4 @@
+// A parsed rampart.conf (config.h): reading the file, typed access to every key, dumps, "did you mean" hints.
 #include "config/config.h"
 
 #include <date/tz.h>
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "util/edit_distance.h"
 #include "util/strings.h"
 
 namespace rampart::config {
@@ -293,26 +295,11 @@ std::string Config::dumpNonDefaults(unsigned programs) const {
 
 namespace {
 
-size_t editDistance(std::string_view a, std::string_view b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j)
-        prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
 std::string suggestion(std::string_view key) {
     std::string_view best;
     size_t bestDist = 4;
     for (const auto& spec : registry()) {
-        size_t d = editDistance(key, spec.name);
+        size_t d = util::editDistance(key, spec.name);
         if (d < bestDist) {
             bestDist = d;
             best = spec.name;

@@ -50,10 +50,6 @@ bool validSelector(std::string_view s) {
     return s.find("..") == std::string_view::npos;
 }
 
-std::string quoted(std::string_view s) {
-    return "\"" + util::printable(s, 80) + "\"";
-}
-
 }  // namespace
 
 KeyTable KeyTable::parse(std::string_view text, const std::string& fileName, config::Diagnostics& diags) {
@@ -61,13 +57,14 @@ KeyTable KeyTable::parse(std::string_view text, const std::string& fileName, con
     forEachLine(text, [&](int lineNo, std::string_view name, std::string_view value) {
         const config::SourceLocation where{fileName, lineNo};
         if (value.empty()) {
-            diags.error(where, "expected KEYNAME DOMAIN:SELECTOR:KEYPATH, got only " + quoted(name));
+            diags.error(where, "expected KEYNAME DOMAIN:SELECTOR:KEYPATH, got only " + util::quoted(name));
             return;
         }
         size_t c1 = value.find(':');
         size_t c2 = c1 == std::string_view::npos ? c1 : value.find(':', c1 + 1);
         if (c2 == std::string_view::npos) {
-            diags.error(where, "key " + quoted(name) + ": expected DOMAIN:SELECTOR:KEYPATH, got " + quoted(value));
+            diags.error(where,
+                        "key " + util::quoted(name) + ": expected DOMAIN:SELECTOR:KEYPATH, got " + util::quoted(value));
             return;
         }
         std::string_view domain = value.substr(0, c1);
@@ -81,23 +78,23 @@ KeyTable KeyTable::parse(std::string_view text, const std::string& fileName, con
         } else {
             auto ascii = mail::toAsciiDomain(domain);
             if (!ascii) {
-                diags.error(where, "key " + quoted(name) + ": " + ascii.error());
+                diags.error(where, "key " + util::quoted(name) + ": " + ascii.error());
                 return;
             }
             e.domain = *ascii;
         }
         if (!validSelector(selector)) {
-            diags.error(where, "key " + quoted(name) + ": invalid selector " + quoted(selector) +
+            diags.error(where, "key " + util::quoted(name) + ": invalid selector " + util::quoted(selector) +
                                    " (letters, digits, '-', '_' and '.')");
             return;
         }
         e.selector = std::string(selector);
         if (path.empty()) {
-            diags.error(where, "key " + quoted(name) + ": no key file path after the selector");
+            diags.error(where, "key " + util::quoted(name) + ": no key file path after the selector");
             return;
         }
         if (path.front() != '/' && path.substr(0, 2) != "./" && path.substr(0, 3) != "../") {
-            diags.error(where, "key " + quoted(name) + ": key path " + quoted(path) +
+            diags.error(where, "key " + util::quoted(name) + ": key path " + util::quoted(path) +
                                    " must be a file path starting with /, ./ or ../ (inline key "
                                    "data is not supported)");
             return;
@@ -105,7 +102,7 @@ KeyTable KeyTable::parse(std::string_view text, const std::string& fileName, con
         e.keyPath = std::string(path);
         auto [it, inserted] = t.byName_.emplace(e.name, t.entries_.size());
         if (!inserted) {
-            diags.warning(where, "duplicate key name " + quoted(name) + " (first defined at " +
+            diags.warning(where, "duplicate key name " + util::quoted(name) + " (first defined at " +
                                      t.entries_[it->second].where.str() + "); this line is ignored");
             return;
         }
@@ -139,7 +136,7 @@ SigningTable SigningTable::parse(std::string_view text, const std::string& fileN
     forEachLine(text, [&](int lineNo, std::string_view key, std::string_view rest) {
         const config::SourceLocation where{fileName, lineNo};
         if (rest.empty()) {
-            diags.error(where, std::string("expected ") + expected + ", got only " + quoted(key));
+            diags.error(where, std::string("expected ") + expected + ", got only " + util::quoted(key));
             return;
         }
         size_t ws = 0;
@@ -147,7 +144,7 @@ SigningTable SigningTable::parse(std::string_view text, const std::string& fileN
             ++ws;
         if (ws < rest.size()) {
             diags.error(where, std::string("expected ") + expected + ", found extra text " +
-                                   quoted(util::trim(rest.substr(ws))) + " after the key name");
+                                   util::quoted(util::trim(rest.substr(ws))) + " after the key name");
             return;
         }
         SigningTableEntry e;
@@ -158,7 +155,7 @@ SigningTable SigningTable::parse(std::string_view text, const std::string& fileN
             size_t star = e.key.find('*');
             bool wildcardForm = e.key == "*" || (star + 1 == e.key.size() && star > 0 && e.key[star - 1] == '@');
             if (star != std::string::npos && !wildcardForm) {
-                diags.warning(where, "'*' in " + quoted(key) +
+                diags.warning(where, "'*' in " + util::quoted(key) +
                                          " is not a wildcard in a file: signing table (only * "
                                          "and user@* are); use refile: for patterns");
             }

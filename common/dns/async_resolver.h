@@ -24,7 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "dns/resolver.h"
+#include "dns/answer.h"
+#include "dns/servers.h"
 #include "util/result.h"
 
 namespace rampart::dns {

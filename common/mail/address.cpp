@@ -42,10 +42,6 @@ std::string hexByte(unsigned char c) {
     return buf;
 }
 
-std::string quote(std::string_view s) {
-    return "\"" + util::printable(s, 80) + "\"";
-}
-
 util::Result<std::vector<Token>> lex(std::string_view s) {
     std::vector<Token> out;
     bool space = false;
@@ -166,7 +162,7 @@ std::string describe(const Token& t) {
         case Tok::Quoted:
             return util::printable(t.raw, 80);
         default:
-            return quote(t.text);
+            return util::quoted(t.text);
     }
 }
 
@@ -195,7 +191,7 @@ class Parser {
     bool isSpecial(char c) const { return cur().kind == Tok::Special && cur().special == c; }
     bool isWord() const { return cur().kind == Tok::Atom || cur().kind == Tok::Quoted; }
 
-    std::string trailing() const { return "unexpected " + describe(cur()) + " after " + quote(last_); }
+    std::string trailing() const { return "unexpected " + describe(cur()) + " after " + util::quoted(last_); }
 
     // Words and dots: a display name (phrase, obs-phrase) or a local part.
     std::vector<const Token*> phrase() {
@@ -232,8 +228,8 @@ class Parser {
                 expectWord = true;
             } else {
                 if (!expectWord) {
-                    error = "missing '@' after " + quote(out) + " (found " +
-                            quote(w->kind == Tok::Quoted ? w->raw : w->text) + ")";
+                    error = "missing '@' after " + util::quoted(out) + " (found " +
+                            util::quoted(w->kind == Tok::Quoted ? w->raw : w->text) + ")";
                     return {};
                 }
                 out += w->kind == Tok::Quoted ? w->raw : w->text;
@@ -264,7 +260,7 @@ class Parser {
         ++i_;
         while (isSpecial('.')) {
             ++i_;
-            if (cur().kind != Tok::Atom) return "domain " + quote(out + ".") + " ends with '.'";
+            if (cur().kind != Tok::Atom) return "domain " + util::quoted(out + ".") + " ends with '.'";
             out += "." + cur().text;
             ++i_;
         }
@@ -301,15 +297,15 @@ class Parser {
         std::vector<const Token*> words = phrase();
         if (!isSpecial('@')) {
             if (words.empty()) return "unexpected " + describe(cur()) + " after '<'";
-            return "missing '@' in " + quote("<" + displayName(words) + ">");
+            return "missing '@' in " + util::quoted("<" + displayName(words) + ">");
         }
         if (auto e = addrSpec(words, mb); !e.empty()) return e;
         if (isSpecial('>')) {
             ++i_;
             return {};
         }
-        if (cur().kind == Tok::End) return "missing '>' after " + quote("<" + last_);
-        return "unexpected " + describe(cur()) + " in " + quote("<" + last_ + ">");
+        if (cur().kind == Tok::End) return "missing '>' after " + util::quoted("<" + last_);
+        return "unexpected " + describe(cur()) + " in " + util::quoted("<" + last_ + ">");
     }
 
     // One address (mailbox or group); appends its mailboxes. Returns an error text or "".
@@ -331,7 +327,7 @@ class Parser {
         }
         if (isSpecial(':') && !words.empty()) {
             const std::string name = displayName(words);
-            if (inGroup) return "nested group " + quote(name) + " inside a group";
+            if (inGroup) return "nested group " + util::quoted(name) + " inside a group";
             ++i_;
             while (true) {
                 while (isSpecial(','))
@@ -342,18 +338,18 @@ class Parser {
                     return {};
                 }
                 if (cur().kind == Tok::End) {
-                    return "group " + quote(name) + " is not closed with ';'";
+                    return "group " + util::quoted(name) + " is not closed with ';'";
                 }
                 if (auto e = address(out, true); !e.empty()) return e;
                 if (!isSpecial(',') && !isSpecial(';')) {
                     if (cur().kind == Tok::End) {
-                        return "group " + quote(name) + " is not closed with ';'";
+                        return "group " + util::quoted(name) + " is not closed with ';'";
                     }
                     return trailing();
                 }
             }
         }
-        if (!words.empty()) return "missing '@' in " + quote(displayName(words));
+        if (!words.empty()) return "missing '@' in " + util::quoted(displayName(words));
         if (isSpecial('>')) return "unexpected '>' without '<'";
         return "unexpected " + describe(cur());
     }
@@ -383,17 +379,17 @@ util::Result<Mailbox> parseEnvelopeAddress(std::string_view text) {
     std::string_view t = util::trim(text);
     if (t.empty() || t == "<>") return Mailbox{};
     if (t.front() == '<') {
-        if (t.size() < 2 || t.back() != '>') return util::err("missing '>' in " + quote(t));
+        if (t.size() < 2 || t.back() != '>') return util::err("missing '>' in " + util::quoted(t));
         t = util::trim(t.substr(1, t.size() - 2));
         if (t.empty()) return Mailbox{};
     } else if (t.back() == '>') {
-        return util::err("unexpected '>' in " + quote(t));
+        return util::err("unexpected '>' in " + util::quoted(t));
     }
     const std::string_view whole = t;
     if (t.front() == '@') {  // source route "@x,@y:" (RFC 5321 section 4.1.2), dropped
         size_t colon = t.find(':');
         if (colon == std::string_view::npos) {
-            return util::err("invalid source route in " + quote(whole) + " (missing ':')");
+            return util::err("invalid source route in " + util::quoted(whole) + " (missing ':')");
         }
         t = t.substr(colon + 1);
     }
@@ -413,15 +409,15 @@ util::Result<Mailbox> parseEnvelopeAddress(std::string_view text) {
             }
             if (static_cast<unsigned char>(t[i]) < 0x20) {
                 return util::err("invalid character " + hexByte(static_cast<unsigned char>(t[i])) + " in " +
-                                 quote(whole));
+                                 util::quoted(whole));
             }
             ++i;
         }
-        if (!closed) return util::err("unterminated quoted local part in " + quote(whole));
+        if (!closed) return util::err("unterminated quoted local part in " + util::quoted(whole));
         mb.localPart = std::string(t.substr(0, i + 1));
         rest = t.substr(i + 1);
         if (rest.empty() || rest.front() != '@') {
-            return util::err("missing '@' after the quoted local part in " + quote(whole));
+            return util::err("missing '@' after the quoted local part in " + util::quoted(whole));
         }
     } else {
         size_t at = t.find('@');
@@ -431,40 +427,40 @@ util::Result<Mailbox> parseEnvelopeAddress(std::string_view text) {
                 mb.localPart = std::string(t);
                 return mb;
             }
-            return util::err("missing '@' in " + quote(whole));
+            return util::err("missing '@' in " + util::quoted(whole));
         }
         mb.localPart = std::string(t.substr(0, at));
-        if (mb.localPart.empty()) return util::err("empty local part in " + quote(whole));
+        if (mb.localPart.empty()) return util::err("empty local part in " + util::quoted(whole));
         for (char c : mb.localPart) {
             if (!envelopeChar(c)) {
                 return util::err("invalid character " +
                                  (static_cast<unsigned char>(c) <= 0x20 ? hexByte(static_cast<unsigned char>(c))
                                                                         : std::string("'") + c + "'") +
-                                 " in the local part of " + quote(whole));
+                                 " in the local part of " + util::quoted(whole));
             }
         }
         rest = t.substr(at);
     }
     std::string_view domain = rest.substr(1);
-    if (domain.empty()) return util::err("empty domain in " + quote(whole));
+    if (domain.empty()) return util::err("empty domain in " + util::quoted(whole));
     if (domain.front() == '[' && domain.back() == ']') {
         for (char c : domain.substr(1, domain.size() - 2)) {
             if (static_cast<unsigned char>(c) <= 0x20 || c == '[' || c == ']' || c == '\\') {
-                return util::err("invalid address literal in " + quote(whole));
+                return util::err("invalid address literal in " + util::quoted(whole));
             }
         }
     } else {
         for (char c : domain) {
-            if (c == '@') return util::err("more than one '@' in " + quote(whole));
+            if (c == '@') return util::err("more than one '@' in " + util::quoted(whole));
             if (!envelopeChar(c) || c == ':') {
                 return util::err("invalid character " +
                                  (static_cast<unsigned char>(c) <= 0x20 ? hexByte(static_cast<unsigned char>(c))
                                                                         : std::string("'") + c + "'") +
-                                 " in the domain of " + quote(whole));
+                                 " in the domain of " + util::quoted(whole));
             }
         }
         if (domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string_view::npos) {
-            return util::err("invalid domain in " + quote(whole));
+            return util::err("invalid domain in " + util::quoted(whole));
         }
     }
     mb.domain = std::string(domain);

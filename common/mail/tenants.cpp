@@ -27,14 +27,6 @@ namespace {
 constexpr uint64_t kMaxTableSize = uint64_t{64} << 20;
 constexpr size_t kMaxName = 255;
 
-std::string quoted(std::string_view s) {
-    // Appended rather than "\"" + ...: g++ 12 -O2 warns falsely (-Wrestrict) on literal + temporary.
-    std::string out(1, '"');
-    out += util::printable(s, 80);
-    out += '"';
-    return out;
-}
-
 std::optional<std::string> readTable(const std::string& path, config::Diagnostics& diags) {
     return config::readTableFile(path, "tenant map", kMaxTableSize, diags);
 }
@@ -78,19 +70,19 @@ TenantMap TenantMap::parseTable(std::string_view text, const std::string& fileNa
         std::string_view pattern = line.substr(0, ws);
         std::string_view rest = util::trim(line.substr(ws));
         if (rest.empty()) {
-            diags.error(where, "expected PATTERN TENANT, got only " + quoted(pattern));
+            diags.error(where, "expected PATTERN TENANT, got only " + util::quoted(pattern));
             continue;
         }
         size_t ws2 = 0;
         while (ws2 < rest.size() && !util::isSpace(rest[ws2]))
             ++ws2;
         if (ws2 < rest.size()) {
-            diags.error(where, "expected PATTERN TENANT, found extra text " + quoted(util::trim(rest.substr(ws2))) +
-                                   " after the tenant");
+            diags.error(where, "expected PATTERN TENANT, found extra text " +
+                                   util::quoted(util::trim(rest.substr(ws2))) + " after the tenant");
             continue;
         }
         if (!printableName(pattern) || !printableName(rest)) {
-            diags.error(where, "control character in " + quoted(line));
+            diags.error(where, "control character in " + util::quoted(line));
             continue;
         }
         if (rest.size() > kMaxName) {
@@ -103,13 +95,13 @@ TenantMap TenantMap::parseTable(std::string_view text, const std::string& fileNa
             bool wildcardForm = e.pattern == "*" || (e.pattern.rfind("*@", 0) == 0 && e.pattern.size() > 2 &&
                                                      e.pattern.find('*', 1) == std::string::npos);
             if (star != std::string::npos && !wildcardForm) {
-                diags.warning(where, "'*' in " + quoted(pattern) +
+                diags.warning(where, "'*' in " + util::quoted(pattern) +
                                          " is not a wildcard in a file: tenant map (only * and *@domain are); "
                                          "use refile: for patterns");
             }
             auto [it, inserted] = m.exact_.emplace(e.pattern, m.entries_.size());
             if (!inserted) {
-                diags.warning(where, "duplicate pattern " + quoted(pattern) + " (first at line " +
+                diags.warning(where, "duplicate pattern " + util::quoted(pattern) + " (first at line " +
                                          std::to_string(m.lines_[it->second]) + "); this line is ignored");
                 continue;
             }

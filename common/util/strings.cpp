@@ -1,3 +1,4 @@
+// Small string helpers (strings.h): trimming, case, splitting, numbers, printable renderings.
 #include "util/strings.h"
 
 #include <charconv>
@@ -104,6 +105,14 @@ std::string printable(std::string_view s, size_t max) {
             out += static_cast<char>(c);
         }
     }
+    return out;
+}
+
+std::string quoted(std::string_view s, size_t max) {
+    // Appended rather than "\"" + ...: g++ 12 -O2 warns falsely (-Wrestrict) on literal + temporary.
+    std::string out(1, '"');
+    out += printable(s, max);
+    out += '"';
     return out;
 }
 

@@ -35,5 +35,7 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 // Quote-free, printable rendering of untrusted bytes for logs: control bytes become \xNN, and the
 // result is cut at `max` bytes with "..." appended.
 std::string printable(std::string_view s, size_t max = 200);
+// printable(s, max) in double quotes, for messages that name the text they reject.
+std::string quoted(std::string_view s, size_t max = 80);
 
 }  // namespace rampart::util

@@ -1,0 +1,62 @@
+// Unix seconds and their UTC texts (unix_time.h), on the date library's civil calendar. Formatted
+// with snprintf rather than date::format, which goes through iostreams; no date::parse (it trips
+// g++ 12's -Wmaybe-uninitialized at -O2).
+#include "util/unix_time.h"
+
+#include <date/date.h>
+
+#include <cstdio>
+
+namespace rampart::util {
+
+namespace {
+
+struct UtcParts {
+    date::year_month_day ymd;
+    std::chrono::seconds secondOfDay;
+};
+
+UtcParts utcParts(int64_t unixSeconds) {
+    const date::sys_seconds t{std::chrono::seconds(unixSeconds)};
+    const auto day = date::floor<date::days>(t);
+    return {date::year_month_day(day), t - day};
+}
+
+}  // namespace
+
+int64_t unixSeconds(SystemTime t) {
+    return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+int64_t unixNow() {
+    return unixSeconds(std::chrono::system_clock::now());
+}
+
+std::string formatUtc(int64_t unixSeconds) {
+    const UtcParts p = utcParts(unixSeconds);
+    const date::hh_mm_ss<std::chrono::seconds> hms(p.secondOfDay);
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(p.ymd.year()),
+                  static_cast<unsigned>(p.ymd.month()), static_cast<unsigned>(p.ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<int>(hms.seconds().count()));
+    return buf;
+}
+
+std::string formatUtcDate(int64_t unixSeconds) {
+    const UtcParts p = utcParts(unixSeconds);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(p.ymd.year()),
+                  static_cast<unsigned>(p.ymd.month()), static_cast<unsigned>(p.ymd.day()));
+    return buf;
+}
+
+std::optional<int64_t> unixDay(int64_t year, unsigned month, unsigned day) {
+    // date::year's range; date::month and date::day keep only a byte, so larger values never reach them.
+    if (year < -32767 || year > 32767 || month > 12 || day > 31) return std::nullopt;
+    const date::year_month_day ymd{date::year(static_cast<int>(year)), date::month(month), date::day(day)};
+    if (!ymd.ok()) return std::nullopt;
+    return date::sys_days(ymd).time_since_epoch().count();
+}
+
+}  // namespace rampart::util
