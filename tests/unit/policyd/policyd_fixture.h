@@ -73,6 +73,37 @@ inline Request rcpt(const std::string& sender, const std::string& recipient, con
     return r;
 }
 
+// END-OF-MESSAGE of a transaction: its queue id and how many recipients Postfix accepted.
+inline Request endOfMessage(const std::string& instance, const std::string& queueId, uint64_t recipients,
+                            const std::string& recipient = "") {
+    Request r;
+    r.request = "smtpd_access_policy";
+    r.protocolState = "END-OF-MESSAGE";
+    r.instance = instance;
+    r.queueId = queueId;
+    r.recipientCount = recipients;
+    r.recipient = recipient;
+    return r;
+}
+
+inline constexpr const char* kErrorAction = "DEFER_IF_PERMIT 4.3.0 rampart: policy service error, try again later";
+
+// A runtime for the request service over `limits` (not owned: it must outlive the runtime).
+inline std::shared_ptr<const Runtime> testRuntime(const LimitSet& limits, bool monitorOnly = false,
+                                                  StateOptions options = {}) {
+    auto rt = std::make_shared<Runtime>();
+    rt->limits = std::shared_ptr<const LimitSet>(std::shared_ptr<void>(), &limits);
+    rt->monitorOnly = monitorOnly;
+    rt->state = options;
+    rt->errorAction = kErrorAction;
+    return rt;
+}
+
+// A clock shared with a store without giving up ownership (the test owns it).
+inline std::shared_ptr<const rampart::util::Clock> borrow(const FakeClock& clock) {
+    return std::shared_ptr<const rampart::util::Clock>(std::shared_ptr<void>(), &clock);
+}
+
 // A memory-only store that remembers the decision of every reserve(), so tests can look at why
 // the request service answered as it did.
 struct RecordingStore : JournalStore {
@@ -99,20 +130,11 @@ struct Harness {
     std::map<std::string, Session> sessions;  // by instance
 
     explicit Harness(LimitSet l, SystemTime start = SystemTime{})
-        : limits(std::move(l)),
-          clock(start),
-          store(state, std::shared_ptr<const rampart::util::Clock>(std::shared_ptr<void>(), &clock)),
-          service(runtime(), store) {}
+        : limits(std::move(l)), clock(start), store(state, borrow(clock)), service(runtime(), store) {}
 
     // The runtime the service decides with: these limits and monitorOnly, as set now.
-    std::shared_ptr<const Runtime> runtime() const {
-        auto rt = std::make_shared<Runtime>();
-        rt->limits = std::shared_ptr<const LimitSet>(std::shared_ptr<void>(), &limits);
-        rt->monitorOnly = monitorOnly;
-        rt->state = state.options();
-        rt->errorAction = "DEFER_IF_PERMIT 4.3.0 rampart: policy service error, try again later";
-        return rt;
-    }
+    // The runtime the service decides with: these limits and monitorOnly, as set now.
+    std::shared_ptr<const Runtime> runtime() const { return testRuntime(limits, monitorOnly, state.options()); }
 
     Decision check(const Request& r) { return decide(r, limits, state, clock.now(), monitorOnly); }
 
@@ -144,14 +166,7 @@ struct Harness {
     // END-OF-MESSAGE through the service.
     Reply endOfMessage(const std::string& instance, const std::string& queueId, uint64_t recipients,
                        const std::string& recipient = "") {
-        Request r;
-        r.request = "smtpd_access_policy";
-        r.protocolState = "END-OF-MESSAGE";
-        r.instance = instance;
-        r.queueId = queueId;
-        r.recipientCount = recipients;
-        r.recipient = recipient;
-        return handle(r);
+        return handle(policyd_test::endOfMessage(instance, queueId, recipients, recipient));
     }
     // A whole one-recipient message: RCPT, and END-OF-MESSAGE when allowed.
     Decision send(const std::string& sender, const std::string& recipient, const std::string& sasl = "") {

@@ -13,7 +13,7 @@ using namespace policyd_test;
 namespace {
 
 constexpr const char* kBob = "bob@acme-mail.com";
-constexpr const char* kError = "DEFER_IF_PERMIT 4.3.0 rampart: policy service error, try again later";
+constexpr const char* kError = kErrorAction;
 
 // A store whose reserve() fails, to see what the service answers when the state cannot be reached.
 struct FailingStore : JournalStore {
@@ -27,25 +27,13 @@ struct Fixture {
     LimitSet limits;
     State state;
     FakeClock clock{local("2026-11-22 10:00:00")};
-    JournalStore store{state, std::shared_ptr<const rampart::util::Clock>(std::shared_ptr<void>(), &clock)};
+    JournalStore store{state, borrow(clock)};
     PolicyService service;
 
-    explicit Fixture(const std::string& text) : limits(parseOk(text)), service(runtime(), store) {}
-    std::shared_ptr<const Runtime> runtime() const {
-        auto rt = std::make_shared<Runtime>();
-        rt->limits = std::shared_ptr<const LimitSet>(std::shared_ptr<void>(), &limits);
-        rt->errorAction = kError;
-        return rt;
-    }
+    explicit Fixture(const std::string& text) : limits(parseOk(text)), service(testRuntime(limits), store) {}
     Reply send(Session& s, const Request& r) { return service.handle(s, r, clock.now()); }
     Request eom(const std::string& instance, const std::string& queueId, uint64_t n) {
-        Request r;
-        r.request = "smtpd_access_policy";
-        r.protocolState = "END-OF-MESSAGE";
-        r.instance = instance;
-        r.queueId = queueId;
-        r.recipientCount = n;
-        return r;
+        return endOfMessage(instance, queueId, n);
     }
 };
 
@@ -204,11 +192,8 @@ TEST_CASE("service: a store that fails is answered with the error action", "[pol
     LimitSet limits = parseOk("[daily]\nscope = mailbox\ncap = 1/day\n");
     State state;
     FakeClock clock{local("2026-11-22 10:00:00")};
-    FailingStore store{state, std::shared_ptr<const rampart::util::Clock>(std::shared_ptr<void>(), &clock)};
-    auto rt = std::make_shared<Runtime>();
-    rt->limits = std::shared_ptr<const LimitSet>(std::shared_ptr<void>(), &limits);
-    rt->errorAction = kError;
-    PolicyService service(rt, store);
+    FailingStore store{state, borrow(clock)};
+    PolicyService service(testRuntime(limits), store);
     Session a = session(1);
     Reply r = service.handle(a, rcpt(kBob, "a@example.org", "t1"), clock.now());
     CHECK(r.kind == Reply::Kind::Answer);
