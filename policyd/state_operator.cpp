@@ -1,13 +1,16 @@
 // State's operator controls and status (rampartctl): scope specs ("mailbox=bob@example.com"),
 // pause/resume, reset (counts, and the warmup day), the rows of `rampartctl status` and their JSON.
 #include <algorithm>
-#include <cstdio>
 
 #include "policyd/calendar.h"
 #include "policyd/state.h"
+#include "util/json.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::policyd {
+
+using util::jsonString;
 
 namespace {
 
@@ -42,38 +45,6 @@ std::string scopeSpecText(const Limit& lim, const std::vector<std::string_view>&
         out += std::string(scopeName(lim.scopes[i])) + "=" + std::string(values[i]);
     }
     return out;
-}
-
-std::string jsonString(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out + "\"";
 }
 
 }  // namespace
@@ -279,7 +250,7 @@ std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* fi
 std::string statusJson(const std::vector<StatusRow>& rows, const std::vector<Pause>& pauses) {
     auto time = [](const std::optional<util::SystemTime>& t) -> std::string {
         if (!t) return "null";
-        return jsonString(formatUtcIso(*t));
+        return jsonString(util::formatUtc(unixSeconds(*t)));
     };
     auto num = [](const auto& v) -> std::string { return v ? std::to_string(*v) : "null"; };
     std::string out = "{\"scopes\":[";

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::dkim {
 
@@ -129,7 +130,7 @@ util::Result<std::string> signMessage(const mail::HeaderFields& headers, const S
     }
     const std::vector<std::string> h = selectHeaders(headers, spec);
 
-    const int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    const int64_t t = util::unixSeconds(now);
     Folder f(std::string_view("DKIM-Signature:").size());
     f.item("v=1;");
     f.item("a=" + std::string(algorithmTag(spec.key->algorithm())) + ";");

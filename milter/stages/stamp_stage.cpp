@@ -4,6 +4,7 @@
 #include "mail/domain.h"
 #include "milter/stages/suppression_stage.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::milter {
 
@@ -220,7 +221,7 @@ Verdict StampStage::onEndOfMessage(Message& msg, BodyObserver*, Notes& notes) co
     }
     claim.fromDomain = fromDomain;
     claim.tenant = tenants_ ? tenants_->tenantOf(msg.envelope.authUser, msg.envelope.sender) : std::string();
-    claim.issued = std::chrono::duration_cast<std::chrono::seconds>(clock_->now().time_since_epoch()).count();
+    claim.issued = util::unixSeconds(clock_->now());
 
     if (!ref.empty()) {
         msg.appendHeader(ref, " " + util::sealClaim(*settings_.keys, claim, kReferencePurpose));

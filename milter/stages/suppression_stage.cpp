@@ -3,6 +3,7 @@
 #include "mail/address.h"
 #include "mail/domain.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::milter {
 
@@ -16,7 +17,7 @@ std::string fromHeaderDomain(const Message& msg) {
 }
 
 int64_t SuppressionStage::now() const {
-    return std::chrono::duration_cast<std::chrono::seconds>(clock_->now().time_since_epoch()).count();
+    return util::unixSeconds(clock_->now());
 }
 
 namespace {
