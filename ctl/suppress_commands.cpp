@@ -1,7 +1,8 @@
 // rampartctl suppress add | remove | check | list | import | export | audit | expire: the suppression
 // list (suppression_list, an SQLite file) read and written directly; rampart-milter and
 // rampart-policyd follow its audit trail and see a change within about a second. Every change is
-// audited with who (the invoking user) and why.
+// audited with who (the invoking user) and why. One file (about 600 lines) because the eight
+// subcommands share the store opening, option parsing and entry printing defined at the top.
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>

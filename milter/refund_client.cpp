@@ -1,3 +1,4 @@
+// The milter's refund client (refund_client.h): telling rampart-policyd what was not sent after all.
 #include "milter/refund_client.h"
 
 #include <netdb.h>

@@ -1,3 +1,4 @@
+// The Postfix policy delegation protocol (protocol.h): reading requests, writing "action=" answers.
 #include "policyd/protocol.h"
 
 #include <cstring>

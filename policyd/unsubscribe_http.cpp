@@ -1,3 +1,4 @@
+// The RFC 8058 one-click unsubscribe endpoint (unsubscribe_http.h): HTTP server and token handling.
 #include "policyd/unsubscribe_http.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// Typed configuration values (values.h): parsing operator text and printing the canonical form.
 #include "config/values.h"
 
 #include <array>

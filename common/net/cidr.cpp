@@ -1,3 +1,4 @@
+// CIDR networks (cidr.h): parsing IPv4/IPv6 prefixes, and membership tests on IPv4-mapped IPv6.
 #include "net/cidr.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// The DKIM signing stage (dkim_stage.h): key choice by SigningTable/KeyTable, alignment, signing.
 #include "milter/stages/dkim_stage.h"
 
 #include "dkim/signer.h"

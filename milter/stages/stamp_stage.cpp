@@ -1,3 +1,4 @@
+// The stamp stage (stamp_stage.h): per-recipient List-Unsubscribe headers and reference stamps.
 #include "milter/stages/stamp_stage.h"
 
 #include "mail/address.h"

@@ -1,3 +1,4 @@
+// The suppression stage (suppression_stage.h): suppressed recipients are refused or removed.
 #include "milter/stages/suppression_stage.h"
 
 #include "mail/address.h"
