@@ -117,7 +117,7 @@ util::Result<std::string> RefundClient::refund(const std::string& queueId,
         reply.append(buf, static_cast<size_t>(n));
     }
     std::string_view line = std::string_view(reply).substr(0, reply.find('\n'));
-    if (line.rfind("action=", 0) != 0) return util::err("unexpected reply \"" + util::printable(line, 80) + "\"");
+    if (line.rfind("action=", 0) != 0) return util::err("unexpected reply " + util::quoted(line, 80));
     return std::string(line.substr(7));
 }
 

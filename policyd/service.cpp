@@ -66,7 +66,7 @@ Reply PolicyService::dispatch(Session& session, const Request& request, util::Sy
     if (request.request == "rampart_refund") return refund(request, now);
     if (request.request != "smtpd_access_policy") {
         ++counters_.garbage;
-        log::warning("unknown request \"" + util::printable(request.request, 60) + "\" from " + session.peer +
+        log::warning("unknown request " + util::quoted(request.request, 60) + " from " + session.peer +
                      "; closing that connection");
         return {Reply::Kind::Close, "", false, nullptr};
     }

@@ -58,12 +58,12 @@ util::Result<ScopeSpec> ScopeSpec::parse(std::string_view text) {
     if (items.empty()) return util::err("missing scope" + expected);
     for (const auto& item : items) {
         size_t eq = item.find('=');
-        if (eq == std::string::npos) return util::err("cannot read \"" + util::printable(item) + "\"" + expected);
+        if (eq == std::string::npos) return util::err("cannot read " + util::quoted(item, 200) + expected);
         std::string name(util::trim(std::string_view(item).substr(0, eq)));
         std::string value = util::toLower(util::trim(std::string_view(item).substr(eq + 1)));
         if (value.empty()) return util::err("missing value after \"" + name + "=\"" + expected);
         if (value.find(kKeyLimitSep) != std::string::npos || value.find(kKeyValueSep) != std::string::npos) {
-            return util::err("bad value \"" + util::printable(value) + "\"");
+            return util::err("bad value " + util::quoted(value, 200));
         }
         if (name == "limit") {
             if (!spec.limit.empty()) return util::err("limit= given twice");
@@ -71,7 +71,7 @@ util::Result<ScopeSpec> ScopeSpec::parse(std::string_view text) {
             continue;
         }
         auto kind = parseScopeKind(name);
-        if (!kind) return util::err("unknown scope \"" + util::printable(name) + "\"" + expected);
+        if (!kind) return util::err("unknown scope " + util::quoted(name, 200) + expected);
         for (const auto& [k, v] : spec.values) {
             if (k == *kind) return util::err(name + "= given twice");
         }

@@ -57,7 +57,7 @@ util::Result<Cidr> Cidr::parse(std::string_view text) {
         if (!bits) return util::err("bad prefix length in \"" + std::string(t) + "\"");
     }
     auto ip = parseIp(addr);
-    if (!ip) return util::err("\"" + util::printable(t) + "\" is not an IP address or network");
+    if (!ip) return util::err(util::quoted(t, 200) + " is not an IP address or network");
     Cidr c;
     bool v4 = isIpv4Mapped(*ip);
     unsigned maxBits = v4 ? 32 : 128;
