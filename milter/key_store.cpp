@@ -1,3 +1,4 @@
+// DKIM private keys of one generation (key_store.h): read, checked and parsed once, per-domain on use.
 #include "milter/key_store.h"
 
 #include <set>

@@ -1,3 +1,4 @@
+// The Message stages see and change (message.h): envelope, header block and the recorded edits.
 #include "milter/message.h"
 
 #include <algorithm>

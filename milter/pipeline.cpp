@@ -1,3 +1,4 @@
+// The stage pipeline (pipeline.h): running one message through a generation's ordered stages.
 #include "milter/pipeline.h"
 
 namespace rampart::milter {

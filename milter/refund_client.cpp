@@ -1,3 +1,4 @@
+// The milter's refund client (refund_client.h): telling rampart-policyd what was not sent after all.
 #include "milter/refund_client.h"
 
 #include <netdb.h>
@@ -116,7 +117,7 @@ util::Result<std::string> RefundClient::refund(const std::string& queueId,
         reply.append(buf, static_cast<size_t>(n));
     }
     std::string_view line = std::string_view(reply).substr(0, reply.find('\n'));
-    if (line.rfind("action=", 0) != 0) return util::err("unexpected reply \"" + util::printable(line, 80) + "\"");
+    if (line.rfind("action=", 0) != 0) return util::err("unexpected reply " + util::quoted(line, 80));
     return std::string(line.substr(7));
 }
 

@@ -1,3 +1,4 @@
+// The milter Runtime (runtime.h): eligibility, pipeline and keys built from one Config, swapped on reload.
 #include "milter/runtime.h"
 
 #include <atomic>

@@ -1,3 +1,4 @@
+// rampart-milter's counters (stats.h): totals and per-domain counts, logged periodically and on SIGUSR1.
 #include "milter/stats.h"
 
 namespace rampart::milter {

@@ -44,10 +44,6 @@ int64_t boundaryToSys(const date::time_zone* zone, const ZoneNow& z, int64_t loc
 
 // ------------------------------------------------------------------------------ instants
 
-int64_t unixSeconds(util::SystemTime t) {
-    return std::chrono::floor<seconds>(t.time_since_epoch()).count();
-}
-
 int64_t unixNanos(util::SystemTime t) {
     return std::chrono::duration_cast<nanoseconds>(t.time_since_epoch()).count();
 }
@@ -192,7 +188,7 @@ std::optional<int32_t> parseIsoDate(std::string_view value) {
 }
 
 std::string formatIsoDate(int32_t day) {
-    return date::format("%F", date::sys_days(date::days(day)));
+    return util::formatUtcDate(int64_t{day} * 86400);
 }
 
 std::string formatTime(util::SystemTime t, const date::time_zone* zone) {
@@ -213,10 +209,6 @@ std::string formatTime(util::SystemTime t, const date::time_zone* zone) {
                            static_cast<unsigned>(hms.seconds().count()));
     }
     return std::string(buf, static_cast<size_t>(n)) + " " + info.abbrev;
-}
-
-std::string formatUtcIso(util::SystemTime t) {
-    return date::format("%FT%TZ", std::chrono::floor<seconds>(t));
 }
 
 }  // namespace rampart::policyd

@@ -15,6 +15,7 @@
 
 #include "policyd/limits.h"
 #include "util/clock.h"
+#include "util/unix_time.h"
 
 namespace date {
 class time_zone;
@@ -25,7 +26,7 @@ namespace rampart::policyd {
 struct WarmupProgress;  // state.h
 
 // ---- instants as integers
-int64_t unixSeconds(util::SystemTime t);  // rounded down
+using util::unixSeconds;  // whole seconds, rounded down (util/unix_time.h)
 int64_t unixNanos(util::SystemTime t);
 util::SystemTime fromSeconds(int64_t s);
 util::SystemTime fromNanos(int64_t ns);
@@ -71,7 +72,6 @@ std::string formatIsoDate(int32_t day);  // "2026-11-22"
 // The time in a zone as deferral texts and status print it: "2026-11-23 00:00 CET" (seconds shown
 // only when not zero; rounded up to the second). zone nullptr: UTC.
 std::string formatTime(util::SystemTime t, const date::time_zone* zone);
-// UTC, ISO 8601 to the second (rounded down): "2026-11-23T00:00:00Z".
-std::string formatUtcIso(util::SystemTime t);
+// UTC, ISO 8601 to the second: util::formatUtc(unixSeconds(t)).
 
 }  // namespace rampart::policyd

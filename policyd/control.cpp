@@ -61,7 +61,7 @@ std::string command(std::string_view line, PolicyService& service, const std::fu
                      (why.empty() ? "" : ": " + why) + " (" + std::to_string(n) + " entries)");
         return "ok\nreset " + std::to_string(n) + " entr" + (n == 1 ? "y" : "ies") + "\n";
     }
-    return "error: unknown command \"" + util::printable(cmd, 40) + "\"\n";
+    return "error: unknown command " + util::quoted(cmd, 40) + "\n";
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // The journal: write(2) on the event loop (cheap: the page cache), fdatasync() and snapshot files
 // on a background thread (slow: the disk). See journal.h for the contract and the file layout.
+// One file (about 600 lines) on purpose: the record format (CRC-32C frames), the file and directory
+// handling, loading and the writer thread make one crash-safety argument that reads best together.
 #include "policyd/journal.h"
 
 #include <fcntl.h>

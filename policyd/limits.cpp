@@ -43,10 +43,6 @@ bool globMatch(std::string_view pattern, std::string_view s) {
 
 // ------------------------------------------------------------------------------ limits_detail.h
 
-std::string quoted(std::string_view s) {
-    return "\"" + util::printable(s, 80) + "\"";
-}
-
 std::string_view opName(Condition::Op op) {
     switch (op) {
         case Condition::Op::Equal:

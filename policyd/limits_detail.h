@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policyd/limits.h"
+#include "util/edit_distance.h"
 
 namespace rampart::policyd {
 
@@ -19,7 +20,6 @@ inline constexpr std::array<std::string_view, kAttributes> kAttributeNames{
     "recipient_domain", "provider", "recipient",     "sasl_username"};
 
 // Defined in limits.cpp.
-std::string quoted(std::string_view s);  // "\"TEXT\"", printable, at most 80 characters
 std::string_view opName(Condition::Op op);
 std::string_view periodWord(CalendarPeriod p);  // "h", "day", "week"
 std::string normalizeHost(std::string_view h);  // lower-case, trimmed, no trailing dot
@@ -27,8 +27,6 @@ std::string normalizeHost(std::string_view h);  // lower-case, trimmed, no trail
 // Defined in limits_parser.cpp.
 bool validName(std::string_view n);  // a limit, warmup or provider name
 std::string scopeList();             // "mailbox, sender, ... or recipient"
-// Levenshtein distance. (common/config/config.cpp has another copy.)
-size_t editDistance(std::string_view a, std::string_view b);
 
 // " (did you mean X?)" for the closest candidate within a small distance, else "".
 template <typename Range>
@@ -36,7 +34,7 @@ std::string didYouMean(std::string_view word, const Range& candidates) {
     std::string_view best;
     size_t bestDist = std::max<size_t>(2, word.size() / 3) + 1;
     for (const auto& c : candidates) {
-        size_t d = editDistance(word, c);
+        size_t d = util::editDistance(word, c);
         if (d < bestDist) {
             bestDist = d;
             best = c;

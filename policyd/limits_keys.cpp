@@ -34,8 +34,8 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
             if (!k) {
                 std::vector<std::string_view> names(kAttributeNames.begin(), kAttributeNames.begin() + kScopeKinds);
                 std::string hint = didYouMean(s, names);
-                error(l.line,
-                      "scope: unknown scope " + quoted(s) + (hint.empty() ? " (expected " + scopeList() + ")" : hint));
+                error(l.line, "scope: unknown scope " + util::quoted(s) +
+                                  (hint.empty() ? " (expected " + scopeList() + ")" : hint));
                 return;
             }
             if (std::find(lim.scopes.begin(), lim.scopes.end(), *k) != lim.scopes.end()) {
@@ -64,7 +64,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
             c.period = CalendarPeriod::Week;
         } else {
             error(l.line, "cap: a cap counts per calendar period h, day or week, got " +
-                              quoted(config::formatPeriod(r->period)) +
+                              util::quoted(config::formatPeriod(r->period)) +
                               " (use rate for a smoothed pace over other periods)");
             return;
         }
@@ -82,13 +82,13 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
         if (words.size() >= 2 && words[words.size() - 2] == "burst") {
             auto b = util::parseUnsigned(words.back());
             if (!b || *b == 0) {
-                error(l.line, "rate: burst takes a whole number of at least 1, got " + quoted(words.back()));
+                error(l.line, "rate: burst takes a whole number of at least 1, got " + util::quoted(words.back()));
                 return;
             }
             burst = *b;
             rateText = util::trim(value.substr(0, value.rfind("burst")));
         } else if (value.find("burst") != std::string_view::npos) {
-            error(l.line, "rate: expected N/PERIOD [burst B], got " + quoted(value));
+            error(l.line, "rate: expected N/PERIOD [burst B], got " + util::quoted(value));
             return;
         }
         auto r = config::parseRate(rateText);
@@ -119,7 +119,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
             base = util::trim(value.substr(0, t));
             jit = util::trim(value.substr(t + 1));
             if (jit.empty()) {
-                error(l.line, "spacing: expected DURATION [~ JITTER], got " + quoted(value));
+                error(l.line, "spacing: expected DURATION [~ JITTER], got " + util::quoted(value));
                 return;
             }
         }
@@ -161,7 +161,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
     }
     if (key == "warmup") {
         if (!validName(value)) {
-            error(l.line, "warmup: expected the name of a [warmup NAME] section, got " + quoted(value));
+            error(l.line, "warmup: expected the name of a [warmup NAME] section, got " + util::quoted(value));
             return;
         }
         p.warmupName = std::string(value);
@@ -185,7 +185,7 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
         } else if (value == "reject") {
             lim.action = Action::Reject;
         } else {
-            error(l.line, "action: expected defer_if_permit, defer or reject, got " + quoted(value));
+            error(l.line, "action: expected defer_if_permit, defer or reject, got " + util::quoted(value));
         }
         return;
     }
@@ -201,14 +201,15 @@ void LimitParser::limitKey(const Line& l, const std::string& key, std::string_vi
     if (key == "timezone") {
         const date::time_zone* z = findZone(value);
         if (!z) {
-            error(l.line, "timezone: unknown time zone " + quoted(value) + " (an IANA name such as Europe/Berlin)");
+            error(l.line,
+                  "timezone: unknown time zone " + util::quoted(value) + " (an IANA name such as Europe/Berlin)");
             return;
         }
         lim.zone = z;
         lim.explicitZone = true;
         return;
     }
-    error(l.line, "unknown key " + quoted(key) + " in " + sectionTitle_ + didYouMean(key, kKeys));
+    error(l.line, "unknown key " + util::quoted(key) + " in " + sectionTitle_ + didYouMean(key, kKeys));
 }
 
 void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_view value) {
@@ -225,7 +226,7 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
                 error(l.line,
                       "days: expected whole numbers separated by commas (the cap on day 1, 2, "
                       "...), got " +
-                          quoted(item));
+                          util::quoted(item));
                 return;
             }
             if (*n == 0 && !wp.zeroInDays) {
@@ -256,7 +257,7 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             " (expected \"START/day + P% per day up to MAX/day\" or \"START/day + N per day up to "
             "MAX/day\")";
         if (!std::regex_match(v, m, re)) {
-            error(l.line, "ramp: cannot read " + quoted(value) + expected);
+            error(l.line, "ramp: cannot read " + util::quoted(value) + expected);
             return;
         }
         auto start = util::parseUnsigned(m[1].str());
@@ -264,7 +265,7 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
         bool percent = m[3].length() > 0;
         double step = std::strtod(m[2].str().c_str(), nullptr);
         if (!start || !max) {
-            error(l.line, "ramp: number too large in " + quoted(value));
+            error(l.line, "ramp: number too large in " + util::quoted(value));
             return;
         }
         if (*start == 0) {
@@ -281,7 +282,8 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
             return;
         }
         if (!percent && m[2].str().find('.') != std::string::npos) {
-            error(l.line, "ramp: a growth without % is a whole number of messages per day, got " + quoted(m[2].str()));
+            error(l.line,
+                  "ramp: a growth without % is a whole number of messages per day, got " + util::quoted(m[2].str()));
             return;
         }
         std::vector<uint64_t> table;
@@ -311,13 +313,13 @@ void LimitParser::warmupKey(const Line& l, const std::string& key, std::string_v
     if (key == "start") {
         auto day = parseIsoDate(value);
         if (!day) {
-            error(l.line, "start: expected a date YYYY-MM-DD, got " + quoted(value));
+            error(l.line, "start: expected a date YYYY-MM-DD, got " + util::quoted(value));
             return;
         }
         ws.startDay = *day;
         return;
     }
-    error(l.line, "unknown key " + quoted(key) + " in " + sectionTitle_ + didYouMean(key, kKeys));
+    error(l.line, "unknown key " + util::quoted(key) + " in " + sectionTitle_ + didYouMean(key, kKeys));
 }
 
 util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view text) {
@@ -340,10 +342,10 @@ util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view tex
             ++i;
         std::string attrName = clause.substr(0, i);
         auto attr = parseAttribute(attrName);
-        if (attrName.empty()) return util::err("cannot read " + quoted(clause) + expected);
+        if (attrName.empty()) return util::err("cannot read " + util::quoted(clause) + expected);
         if (!attr) {
             std::string h = didYouMean(attrName, kAttributeNames);
-            return util::err("unknown attribute " + quoted(attrName) +
+            return util::err("unknown attribute " + util::quoted(attrName) +
                              (h.empty() ? " (expected a scope name or sasl_username)" : h));
         }
         std::string_view rest = util::trim(std::string_view(clause).substr(i));
@@ -369,18 +371,18 @@ util::Result<std::vector<Condition>> LimitParser::parseWhen(std::string_view tex
             rest.remove_prefix(2);
         } else if (word("not")) {
             rest = util::trim(rest.substr(3));
-            if (!word("in")) return util::err("expected \"not in\" in " + quoted(clause) + expected);
+            if (!word("in")) return util::err("expected \"not in\" in " + util::quoted(clause) + expected);
             c.op = Condition::Op::NotIn;
             rest.remove_prefix(2);
         } else {
-            return util::err("missing operator in " + quoted(clause) + expected);
+            return util::err("missing operator in " + util::quoted(clause) + expected);
         }
         rest = util::trim(rest);
-        if (rest.empty()) return util::err("missing value in " + quoted(clause) + expected);
+        if (rest.empty()) return util::err("missing value in " + util::quoted(clause) + expected);
         bool list = c.op == Condition::Op::In || c.op == Condition::Op::NotIn;
         std::vector<std::string> values = util::splitList(rest, ", \t");
         if (!list && values.size() != 1) {
-            return util::err(std::string(opName(c.op)) + " takes one value, got " + quoted(rest) +
+            return util::err(std::string(opName(c.op)) + " takes one value, got " + util::quoted(rest) +
                              " (use in or not in for a list)");
         }
         if (c.attribute == Attribute::ClientAddress && c.op != Condition::Op::Match &&

@@ -51,21 +51,6 @@ bool validDomainChars(std::string_view d) {
 
 }  // namespace
 
-size_t editDistance(std::string_view a, std::string_view b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j)
-        prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
 bool validName(std::string_view n) {
     if (n.empty()) return false;
     return std::all_of(n.begin(), n.end(), [](char c) {
@@ -126,11 +111,11 @@ void LimitParser::header(const Line& l) {
     sectionKeys_.clear();
     size_t close = l.text.find(']');
     if (close == std::string::npos) {
-        error(l.line, "expected a section header such as [NAME], got " + quoted(l.text));
+        error(l.line, "expected a section header such as [NAME], got " + util::quoted(l.text));
         return;
     }
     if (!util::trim(std::string_view(l.text).substr(close + 1)).empty()) {
-        error(l.line, "unexpected text after the section header " + quoted(l.text.substr(0, close + 1)));
+        error(l.line, "unexpected text after the section header " + util::quoted(l.text.substr(0, close + 1)));
         return;
     }
     std::string inner(util::trim(std::string_view(l.text).substr(1, close - 1)));
@@ -160,7 +145,7 @@ void LimitParser::header(const Line& l) {
             return;
         }
         if (!validName(w)) {
-            error(l.line, "bad limit name " + quoted(w) + " (letters, digits, -, _ and .)");
+            error(l.line, "bad limit name " + util::quoted(w) + " (letters, digits, -, _ and .)");
             return;
         }
         for (const auto& other : set_.limits_) {
@@ -181,7 +166,7 @@ void LimitParser::header(const Line& l) {
     if (words.size() == 2 && words[0] == "warmup") {
         const std::string& w = words[1];
         if (!validName(w)) {
-            error(l.line, "bad warmup name " + quoted(w) + " (letters, digits, -, _ and .)");
+            error(l.line, "bad warmup name " + util::quoted(w) + " (letters, digits, -, _ and .)");
             return;
         }
         for (const auto& other : set_.warmups_) {
@@ -201,26 +186,26 @@ void LimitParser::header(const Line& l) {
         kind_ = Kind::Warmup;
         return;
     }
-    error(l.line, "unknown section " + quoted(sectionTitle_) + expected);
+    error(l.line, "unknown section " + util::quoted(sectionTitle_) + expected);
 }
 
 void LimitParser::keyValue(const Line& l) {
     size_t eq = l.text.find('=');
     // `when = provider != x` has more "=": the key is before the first one.
     if (eq == std::string::npos) {
-        error(l.line, "expected \"key = value\", got " + quoted(l.text));
+        error(l.line, "expected \"key = value\", got " + util::quoted(l.text));
         return;
     }
     std::string key(util::trim(std::string_view(l.text).substr(0, eq)));
     std::string_view value = util::trim(std::string_view(l.text).substr(eq + 1));
     if (kind_ == Kind::None) {
         if (sectionTitle_.empty()) {
-            error(l.line, quoted(l.text) + " comes before any section (start one with [NAME])");
+            error(l.line, util::quoted(l.text) + " comes before any section (start one with [NAME])");
         }
         return;  // inside a bad section: its header already has an error
     }
     if (key.empty()) {
-        error(l.line, "missing key before \"=\" in " + quoted(l.text));
+        error(l.line, "missing key before \"=\" in " + util::quoted(l.text));
         return;
     }
     if (value.empty()) {
@@ -232,7 +217,7 @@ void LimitParser::keyValue(const Line& l) {
     std::string seenKey = global ? sectionTitle_ + key : key;
     for (const auto& [k, line] : seen) {
         if (k == seenKey) {
-            error(l.line, "duplicate key " + quoted(key) + " in " + sectionTitle_ + " (first at line " +
+            error(l.line, "duplicate key " + util::quoted(key) + " in " + sectionTitle_ + " (first at line " +
                               std::to_string(line) + ")");
             return;
         }
@@ -263,7 +248,7 @@ void LimitParser::exemptKey(const Line& l, const std::string& key, std::string_v
     auto a = parseAttribute(key);
     if (!a) {
         error(
-            l.line, "unknown key " + quoted(key) + " in [exempt]" + [&] {
+            l.line, "unknown key " + util::quoted(key) + " in [exempt]" + [&] {
                 std::string h = didYouMean(key, kAttributeNames);
                 return h.empty() ? " (expected a scope name or sasl_username)" : h;
             }());
@@ -290,11 +275,12 @@ void LimitParser::providerDomainKey(const Line& l, const std::string& key, std::
     std::string domain = normalizeHost(key);
     std::string provider = util::toLower(value);
     if (!validDomainChars(domain)) {
-        error(l.line, "[provider-domains]: expected DOMAIN = PROVIDER, got a bad domain " + quoted(key));
+        error(l.line, "[provider-domains]: expected DOMAIN = PROVIDER, got a bad domain " + util::quoted(key));
         return;
     }
     if (!validName(provider)) {
-        error(l.line, "[provider-domains]: bad provider name " + quoted(value) + " (letters, digits, -, _ and .)");
+        error(l.line,
+              "[provider-domains]: bad provider name " + util::quoted(value) + " (letters, digits, -, _ and .)");
         return;
     }
     set_.providerDomains_[domain] = provider;
@@ -303,7 +289,8 @@ void LimitParser::providerDomainKey(const Line& l, const std::string& key, std::
 void LimitParser::providerMxKey(const Line& l, const std::string& key, std::string_view value) {
     std::string provider = util::toLower(key);
     if (!validName(provider)) {
-        error(l.line, "[provider-mx]: expected PROVIDER = .suffix, .suffix, got a bad provider name " + quoted(key));
+        error(l.line,
+              "[provider-mx]: expected PROVIDER = .suffix, .suffix, got a bad provider name " + util::quoted(key));
         return;
     }
     std::vector<std::string> suffixes;
@@ -312,7 +299,7 @@ void LimitParser::providerMxKey(const Line& l, const std::string& key, std::stri
         while (!n.empty() && n.front() == '.')
             n.erase(0, 1);
         if (!validDomainChars(n)) {
-            error(l.line, "[provider-mx]: bad MX suffix " + quoted(s) + " (such as .google.com)");
+            error(l.line, "[provider-mx]: bad MX suffix " + util::quoted(s) + " (such as .google.com)");
             return;
         }
         suffixes.push_back(std::move(n));

@@ -1,3 +1,4 @@
+// The Postfix policy delegation protocol (protocol.h): reading requests, writing "action=" answers.
 #include "policyd/protocol.h"
 
 #include <cstring>
@@ -93,7 +94,7 @@ ParseResult parseRequest(std::string_view buffer, const ProtocolLimits& limits, 
         size_t eq = line.find('=');
         if (eq == std::string_view::npos || eq == 0) {
             res.status = ParseStatus::Garbage;
-            res.error = "not a name=value line: \"" + util::printable(line, 80) + "\"";
+            res.error = "not a name=value line: " + util::quoted(line, 80);
             return res;
         }
         if (std::memchr(line.data(), '\0', line.size()) != nullptr) {

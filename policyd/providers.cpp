@@ -1,3 +1,4 @@
+// Mailbox provider of a recipient domain (providers.h): domain table, then cached asynchronous MX rules.
 #include "policyd/providers.h"
 
 #include <algorithm>

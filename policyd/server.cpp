@@ -1,3 +1,4 @@
+// rampart-policyd's network side (server.h): listeners, control socket and timers on one Asio loop.
 #include "policyd/server.h"
 
 #include <sys/stat.h>

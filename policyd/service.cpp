@@ -5,6 +5,7 @@
 
 #include "util/log.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::policyd {
 
@@ -65,7 +66,7 @@ Reply PolicyService::dispatch(Session& session, const Request& request, util::Sy
     if (request.request == "rampart_refund") return refund(request, now);
     if (request.request != "smtpd_access_policy") {
         ++counters_.garbage;
-        log::warning("unknown request \"" + util::printable(request.request, 60) + "\" from " + session.peer +
+        log::warning("unknown request " + util::quoted(request.request, 60) + " from " + session.peer +
                      "; closing that connection");
         return {Reply::Kind::Close, "", false, nullptr};
     }
@@ -129,7 +130,7 @@ std::optional<Reply> PolicyService::suppressed(const Request& request, util::Sys
     if (!rt.checkSuppression || !suppression_) return std::nullopt;
     suppress::LookupContext sctx;
     if (rt.tenants) sctx.tenant = rt.tenants->tenantOf(request.saslUsername, request.sender);
-    const int64_t nowSec = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    const int64_t nowSec = util::unixSeconds(now);
     auto hit =
         suppression_->lookup(request.recipient, sctx, suppress::Index::kGlobal | suppress::Index::kTenant, nowSec);
     if (!hit) return std::nullopt;

@@ -1,13 +1,16 @@
 // State's operator controls and status (rampartctl): scope specs ("mailbox=bob@example.com"),
 // pause/resume, reset (counts, and the warmup day), the rows of `rampartctl status` and their JSON.
 #include <algorithm>
-#include <cstdio>
 
 #include "policyd/calendar.h"
 #include "policyd/state.h"
+#include "util/json.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::policyd {
+
+using util::jsonString;
 
 namespace {
 
@@ -44,38 +47,6 @@ std::string scopeSpecText(const Limit& lim, const std::vector<std::string_view>&
     return out;
 }
 
-std::string jsonString(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out + "\"";
-}
-
 }  // namespace
 
 util::Result<ScopeSpec> ScopeSpec::parse(std::string_view text) {
@@ -87,12 +58,12 @@ util::Result<ScopeSpec> ScopeSpec::parse(std::string_view text) {
     if (items.empty()) return util::err("missing scope" + expected);
     for (const auto& item : items) {
         size_t eq = item.find('=');
-        if (eq == std::string::npos) return util::err("cannot read \"" + util::printable(item) + "\"" + expected);
+        if (eq == std::string::npos) return util::err("cannot read " + util::quoted(item, 200) + expected);
         std::string name(util::trim(std::string_view(item).substr(0, eq)));
         std::string value = util::toLower(util::trim(std::string_view(item).substr(eq + 1)));
         if (value.empty()) return util::err("missing value after \"" + name + "=\"" + expected);
         if (value.find(kKeyLimitSep) != std::string::npos || value.find(kKeyValueSep) != std::string::npos) {
-            return util::err("bad value \"" + util::printable(value) + "\"");
+            return util::err("bad value " + util::quoted(value, 200));
         }
         if (name == "limit") {
             if (!spec.limit.empty()) return util::err("limit= given twice");
@@ -100,7 +71,7 @@ util::Result<ScopeSpec> ScopeSpec::parse(std::string_view text) {
             continue;
         }
         auto kind = parseScopeKind(name);
-        if (!kind) return util::err("unknown scope \"" + util::printable(name) + "\"" + expected);
+        if (!kind) return util::err("unknown scope " + util::quoted(name, 200) + expected);
         for (const auto& [k, v] : spec.values) {
             if (k == *kind) return util::err(name + "= given twice");
         }
@@ -279,7 +250,7 @@ std::vector<StatusRow> State::status(const LimitSet& limits, const ScopeSpec* fi
 std::string statusJson(const std::vector<StatusRow>& rows, const std::vector<Pause>& pauses) {
     auto time = [](const std::optional<util::SystemTime>& t) -> std::string {
         if (!t) return "null";
-        return jsonString(formatUtcIso(*t));
+        return jsonString(util::formatUtc(unixSeconds(*t)));
     };
     auto num = [](const auto& v) -> std::string { return v ? std::to_string(*v) : "null"; };
     std::string out = "{\"scopes\":[";

@@ -1,3 +1,4 @@
+// The RFC 8058 one-click unsubscribe endpoint (unsubscribe_http.h): HTTP server and token handling.
 #include "policyd/unsubscribe_http.h"
 
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 #include "util/log.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::policyd {
 
@@ -124,7 +126,7 @@ HttpAnswer UnsubscribeHandler::handle(std::string_view method, std::string_view 
         a.body = page("Method not allowed", "<p>Use the link from the message.</p>");
         return a;
     }
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(clock_->now().time_since_epoch()).count();
+    const int64_t now = util::unixSeconds(clock_->now());
     const std::string token = tokenOf(target);
     auto claim = token.empty() ? util::Result<util::MessageClaim>(util::err("no token in the request path"))
                                : util::openClaim(*s->keys, token, util::kUnsubscribePurpose, now, s->lifetime);

@@ -56,13 +56,13 @@ util::Result<uint8_t> parseDays(std::string_view text) {
         size_t dash = item.find('-');
         if (dash == std::string::npos) {
             auto d = dayIndex(item);
-            if (!d) return util::err("unknown day " + quoted(item) + expected);
+            if (!d) return util::err("unknown day " + util::quoted(item) + expected);
             mask = static_cast<uint8_t>(mask | (1u << *d));
             continue;
         }
         auto from = dayIndex(util::trim(std::string_view(item).substr(0, dash)));
         auto to = dayIndex(util::trim(std::string_view(item).substr(dash + 1)));
-        if (!from || !to) return util::err("unknown day range " + quoted(item) + expected);
+        if (!from || !to) return util::err("unknown day range " + util::quoted(item) + expected);
         for (unsigned d = *from;; d = (d + 1) % 7) {  // a range may wrap: fri-mon
             mask = static_cast<uint8_t>(mask | (1u << d));
             if (d == *to) break;
@@ -119,7 +119,7 @@ util::Result<Window> parseWindow(std::string_view text, const date::time_zone* f
         while (ti < words.size() && !isTimeRange(words[ti]))
             ++ti;
         if (ti == words.size()) {
-            return util::err("missing HH:MM-HH:MM in " + quoted(util::trim(parts[pi])) + expected);
+            return util::err("missing HH:MM-HH:MM in " + util::quoted(util::trim(parts[pi])) + expected);
         }
         if (ti == 0) {
             return util::err("missing days before " + words[ti] + " (mon-fri, sat,sun, daily ...)" + expected);
@@ -133,7 +133,7 @@ util::Result<Window> parseWindow(std::string_view text, const date::time_zone* f
         auto open = parseHm(range.substr(0, 5), false);
         auto close = parseHm(range.substr(6, 5), true);
         if (!open || !close) {
-            return util::err("bad time in " + quoted(range) + " (HH:MM-HH:MM, 24-hour, 00:00 to 24:00)");
+            return util::err("bad time in " + util::quoted(range) + " (HH:MM-HH:MM, 24-hour, 00:00 to 24:00)");
         }
         if (*open == *close || (*close == 1440 && *open == 0 && false)) {
             return util::err("empty span " + std::string(range) + " (use 00:00-24:00 for a whole day)");
@@ -147,12 +147,12 @@ util::Result<Window> parseWindow(std::string_view text, const date::time_zone* f
         canon.push_back(formatDays(*days) + " " + formatHm(span.openMinute) + "-" + formatHm(span.closeMinute));
         if (ti + 1 < words.size()) {
             if (pi + 1 != parts.size() || ti + 2 != words.size()) {
-                return util::err("unexpected " + quoted(words[ti + 1]) +
+                return util::err("unexpected " + util::quoted(words[ti + 1]) +
                                  " (the time zone, if any, goes once at the end)" + expected);
             }
             const date::time_zone* z = findZone(words[ti + 1]);
             if (!z) {
-                return util::err("unknown time zone " + quoted(words[ti + 1]) +
+                return util::err("unknown time zone " + util::quoted(words[ti + 1]) +
                                  " (an IANA name such as Europe/Berlin)");
             }
             w.zone = z;

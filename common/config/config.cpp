@@ -58,7 +58,7 @@ util::Result<Value> parseValue(const KeySpec& spec, std::string_view rawText) {
             return Value(std::string(text));
         case T::Path:
             if (!text.empty() && text.front() != '/')
-                return err("expected an absolute path, got \"" + util::printable(text) + "\"");
+                return err("expected an absolute path, got " + util::quoted(text, 200));
             return Value(std::string(text));
         case T::Bool: {
             auto b = parseBool(text);
@@ -67,7 +67,7 @@ util::Result<Value> parseValue(const KeySpec& spec, std::string_view rawText) {
         }
         case T::Integer: {
             auto n = util::parseInteger(text);
-            if (!n) return err("expected a whole number, got \"" + util::printable(text) + "\"");
+            if (!n) return err("expected a whole number, got " + util::quoted(text, 200));
             if (spec.min != spec.max && (*n < spec.min || *n > spec.max)) {
                 return err("must be between " + std::to_string(spec.min) + " and " + std::to_string(spec.max));
             }
@@ -128,7 +128,7 @@ util::Result<Value> parseValue(const KeySpec& spec, std::string_view rawText) {
             }
             std::string choices(spec.choices);
             std::replace(choices.begin(), choices.end(), '|', ',');
-            return err("expected one of " + choices + ", got \"" + util::printable(text) + "\"");
+            return err("expected one of " + choices + ", got " + util::quoted(text, 200));
         }
         case T::Timezone: {
             try {
@@ -359,14 +359,14 @@ struct ConfigLoader {
             SourceLocation where{name, l.line};
             size_t eq = l.text.find('=');
             if (eq == std::string::npos) {
-                r.diagnostics.error(where, "expected \"key = value\", got \"" + util::printable(l.text, 80) + "\"");
+                r.diagnostics.error(where, "expected \"key = value\", got " + util::quoted(l.text, 80));
                 continue;
             }
             std::string key = std::string(util::trim(std::string_view(l.text).substr(0, eq)));
             std::string_view value = util::trim(std::string_view(l.text).substr(eq + 1));
             if (!validKeyName(key)) {
-                r.diagnostics.error(
-                    where, "bad key name \"" + util::printable(key, 80) + "\" (lower-case letters, digits and _)");
+                r.diagnostics.error(where,
+                                    "bad key name " + util::quoted(key, 80) + " (lower-case letters, digits and _)");
                 continue;
             }
             const KeySpec* spec = findKey(key);

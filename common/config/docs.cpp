@@ -1,3 +1,4 @@
+// Documents generated from the key registry (docs.h): configuration.md, rampart.conf(5), the example conf.
 #include "config/docs.h"
 
 #include <string_view>

@@ -1,3 +1,4 @@
+// The registry of configuration keys (registry.h): every key with its type, default, help and programs.
 #include "config/registry.h"
 
 #include <array>

@@ -1,3 +1,4 @@
+// Typed configuration values (values.h): parsing operator text and printing the canonical form.
 #include "config/values.h"
 
 #include <array>
@@ -60,7 +61,7 @@ Result<std::chrono::seconds> parseDuration(std::string_view text) {
     auto [num, unit] = splitNumberUnit(t);
     auto n = util::parseUnsigned(num);
     if (!n) {
-        return err("expected a duration such as 30s, 10m, 2h or 2d, got \"" + util::printable(t) + "\"");
+        return err("expected a duration such as 30s, 10m, 2h or 2d, got " + util::quoted(t, 200));
     }
     int64_t mult = 1;
     if (!unit.empty()) {
@@ -88,7 +89,7 @@ Result<uint64_t> parseSize(std::string_view text) {
     std::string_view t = util::trim(text);
     auto [num, unit] = splitNumberUnit(t);
     auto n = util::parseUnsigned(num);
-    if (!n) return err("expected a size such as 65536, 64k, 10M or 1G, got \"" + util::printable(t) + "\"");
+    if (!n) return err("expected a size such as 65536, 64k, 10M or 1G, got " + util::quoted(t, 200));
     uint64_t mult = 1;
     std::string u = util::toLower(unit);
     if (u.empty() || u == "b") {
@@ -135,14 +136,14 @@ Result<Rate> parseRate(std::string_view text) {
     std::string_view t = util::trim(text);
     size_t slash = t.find('/');
     if (slash == std::string_view::npos) {
-        return err("expected a rate such as 40/day, 100/h or \"40 msgs/day\", got \"" + util::printable(t) + "\"");
+        return err("expected a rate such as 40/day, 100/h or \"40 msgs/day\", got " + util::quoted(t, 200));
     }
     std::string_view left = util::trim(t.substr(0, slash));
     std::string_view right = util::trim(t.substr(slash + 1));
     Rate r;
     auto [num, word] = splitNumberUnit(left);
     auto n = util::parseUnsigned(num);
-    if (!n) return err("a rate starts with a whole number, got \"" + util::printable(left) + "\"");
+    if (!n) return err("a rate starts with a whole number, got " + util::quoted(left, 200));
     std::string w = util::toLower(word);
     if (w == "msgs" || w == "msg" || w == "messages" || w == "message") {
         r.messages = true;
@@ -176,7 +177,7 @@ Result<bool> parseBool(std::string_view text) {
     std::string t = util::toLower(util::trim(text));
     if (t == "yes" || t == "true" || t == "on" || t == "1") return true;
     if (t == "no" || t == "false" || t == "off" || t == "0") return false;
-    return err("expected yes or no, got \"" + util::printable(t) + "\"");
+    return err("expected yes or no, got " + util::quoted(t, 200));
 }
 
 std::string ListenAddress::toString() const {
@@ -194,7 +195,7 @@ std::string ListenAddress::toMilterSpec() const {
 namespace {
 Result<uint16_t> parsePort(std::string_view p) {
     auto n = util::parseUnsigned(p);
-    if (!n || *n == 0 || *n > 65535) return err("bad port \"" + util::printable(p) + "\" (1-65535)");
+    if (!n || *n == 0 || *n > 65535) return err("bad port " + util::quoted(p, 200) + " (1-65535)");
     return static_cast<uint16_t>(*n);
 }
 }  // namespace
@@ -204,12 +205,12 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
     const std::string expected = " (expected unix:/path, inet:HOST:PORT or inet:PORT@HOST)";
     ListenAddress a;
     size_t colon = t.find(':');
-    if (colon == std::string_view::npos) return err("bad listen address \"" + util::printable(t) + "\"" + expected);
+    if (colon == std::string_view::npos) return err("bad listen address " + util::quoted(t, 200) + expected);
     std::string scheme = util::toLower(t.substr(0, colon));
     std::string_view rest = t.substr(colon + 1);
     if (scheme == "unix" || scheme == "local") {
         if (rest.empty() || rest.front() != '/') {
-            return err("a unix socket needs an absolute path, got \"" + util::printable(t) + "\"");
+            return err("a unix socket needs an absolute path, got " + util::quoted(t, 200));
         }
         a.kind = ListenAddress::Kind::Unix;
         a.path = std::string(rest);
@@ -224,7 +225,7 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
         if (!port) return err(port.error());
         std::string_view host = rest.substr(at + 1);
         if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-        if (host.empty()) return err("missing host in \"" + util::printable(t) + "\"");
+        if (host.empty()) return err("missing host in " + util::quoted(t, 200));
         a.port = *port;
         a.host = std::string(host);
         return a;
@@ -232,7 +233,7 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
     if (!rest.empty() && rest.front() == '[') {  // inet:[::1]:PORT
         size_t close = rest.find(']');
         if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
-            return err("bad address \"" + util::printable(t) + "\"" + expected);
+            return err("bad address " + util::quoted(t, 200) + expected);
         }
         auto port = parsePort(rest.substr(close + 2));
         if (!port) return err(port.error());
@@ -242,12 +243,12 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
     }
     size_t last = rest.rfind(':');
     if (last == std::string_view::npos) {
-        return err("missing port in \"" + util::printable(t) + "\"" + expected);
+        return err("missing port in " + util::quoted(t, 200) + expected);
     }
     auto port = parsePort(rest.substr(last + 1));
     if (!port) return err(port.error());
     a.host = std::string(rest.substr(0, last));
-    if (a.host.empty()) return err("missing host in \"" + util::printable(t) + "\"" + expected);
+    if (a.host.empty()) return err("missing host in " + util::quoted(t, 200) + expected);
     if (a.host.find(':') != std::string::npos) {
         return err("write IPv6 addresses in brackets: inet:[" + a.host + "]:" + std::to_string(*port));
     }
@@ -265,7 +266,7 @@ Result<TableRef> parseTableRef(std::string_view text, std::string_view allowed) 
     }
     if (colon == std::string_view::npos || colon == 0) {
         return err("expected a table such as " + std::string(util::splitExact(allowed, '|').front()) +
-                   ":/path (types: " + types + "), got \"" + util::printable(t) + "\"");
+                   ":/path (types: " + types + "), got " + util::quoted(t, 200));
     }
     TableRef r{util::toLower(t.substr(0, colon)), std::string(t.substr(colon + 1))};
     bool ok = false;
@@ -284,8 +285,7 @@ Result<unsigned> parseFileMode(std::string_view text) {
     if (t.empty() || t.size() > 4) return err("expected an octal file mode such as 0660");
     unsigned mode = 0;
     for (char c : t) {
-        if (c < '0' || c > '7')
-            return err("expected an octal file mode such as 0660, got \"" + util::printable(t) + "\"");
+        if (c < '0' || c > '7') return err("expected an octal file mode such as 0660, got " + util::quoted(t, 200));
         mode = mode * 8 + static_cast<unsigned>(c - '0');
     }
     return mode;

@@ -418,7 +418,7 @@ util::Result<PublicKeyRecord> parsePublicKeyRecord(std::string_view txt) {
         }
         size_t eq = s.find('=');
         if (eq == std::string_view::npos) {
-            return util::err("malformed tag \"" + util::printable(s, 40) + "\" (expected name=value)");
+            return util::err("malformed tag " + util::quoted(s, 40) + " (expected name=value)");
         }
         std::string name(util::trim(s.substr(0, eq)));
         std::string_view value = util::trim(s.substr(eq + 1));
@@ -426,7 +426,7 @@ util::Result<PublicKeyRecord> parsePublicKeyRecord(std::string_view txt) {
         for (char c : name) {
             if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_') nameOk = false;
         }
-        if (!nameOk) return util::err("invalid tag name \"" + util::printable(name, 40) + "\"");
+        if (!nameOk) return util::err("invalid tag name " + util::quoted(name, 40));
         if (!seen.insert(name).second) return util::err("duplicate tag " + name + "=");
         // tag-value: VALCHARs, with whitespace only between them.
         for (char c : value) {

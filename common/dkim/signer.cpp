@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::dkim {
 
@@ -115,21 +116,21 @@ util::Result<std::string> signMessage(const mail::HeaderFields& headers, const S
                                       const SignatureSpec& spec, std::chrono::system_clock::time_point now) {
     if (!spec.key) return util::err("no signing key");
     if (!validTagText(spec.domain)) {
-        return util::err("invalid signing domain \"" + util::printable(spec.domain) + "\"");
+        return util::err("invalid signing domain " + util::quoted(spec.domain, 200));
     }
     if (!validTagText(spec.selector)) {
-        return util::err("invalid selector \"" + util::printable(spec.selector) + "\"");
+        return util::err("invalid selector " + util::quoted(spec.selector, 200));
     }
     for (const auto* list : {&spec.signedHeaders, &spec.oversignedHeaders}) {
         for (const auto& n : *list) {
             if (!validHeaderName(n)) {
-                return util::err("invalid header field name \"" + util::printable(n) + "\"");
+                return util::err("invalid header field name " + util::quoted(n, 200));
             }
         }
     }
     const std::vector<std::string> h = selectHeaders(headers, spec);
 
-    const int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    const int64_t t = util::unixSeconds(now);
     Folder f(std::string_view("DKIM-Signature:").size());
     f.item("v=1;");
     f.item("a=" + std::string(algorithmTag(spec.key->algorithm())) + ";");

@@ -303,7 +303,7 @@ bool plausibleName(const std::string& name) {
 
 void launch(Impl& impl, const std::string& name, int type, std::unique_ptr<Query> q) {
     if (!plausibleName(name)) {
-        Outcome o{Status::Error, "invalid domain name \"" + util::printable(name, 80) + "\"", 0};
+        Outcome o{Status::Error, "invalid domain name " + util::quoted(name, 80), 0};
         try {
             if (q->mxDone) {
                 MxAnswer a;

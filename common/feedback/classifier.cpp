@@ -305,7 +305,7 @@ util::Result<Classifier> Classifier::load(const std::string& ruleFile) {
             std::string_view name = l.substr(0, ws);
             std::string_view rest = trim(l.substr(ws));
             auto category = canonicalCategory(name);
-            if (!category) return util::err(where + ": unknown category \"" + util::printable(name, 64) + "\"");
+            if (!category) return util::err(where + ": unknown category " + util::quoted(name, 64));
             if (rest.empty() || rest.front() != '/') return util::err(where + ": expected /regex/ after the category");
             size_t close = npos;
             for (size_t p = rest.size(); p-- > 1;) {

@@ -68,7 +68,7 @@ struct Ingest {
                          const std::string& source, std::optional<int64_t> expires, const std::string& note) {
         auto target = suppress::normalizeTarget(address, norm);
         if (!target) {
-            out.push_back("not suppressed: \"" + util::printable(address) + "\": " + target.error());
+            out.push_back("not suppressed: " + util::quoted(address, 200) + ": " + target.error());
             return;
         }
         suppress::Entry e;
@@ -256,7 +256,7 @@ IngestOutcome applyIngestPolicy(const Report& rep, const Classifier& classifier,
             break;
         case Report::Kind::Unknown:
             outcome.lines.push_back("ingest: not a bounce, complaint or unsubscribe request (" + rep.why +
-                                    "), subject \"" + util::printable(rep.subject, 80) + "\"; nothing done");
+                                    "), subject " + util::quoted(rep.subject, 80) + "; nothing done");
             return outcome;
     }
     for (const auto& line : ing.out)

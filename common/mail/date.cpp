@@ -1,6 +1,8 @@
 // RFC 5322 dates (see date.h): a scanner for the date-time grammar with its obsolete forms, and the
-// civil-date arithmetic for formatting a time point without the C library's time zone state.
+// formatting of a time point (on Howard Hinnant's date library, without the C library's time zone state).
 #include "mail/date.h"
+
+#include <date/date.h>
 
 #include <array>
 #include <cstdio>
@@ -18,23 +20,6 @@ bool isDigit(char c) {
 }
 bool isAlpha(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-int64_t floorDiv(int64_t a, int64_t b) {
-    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
-}
-
-// Howard Hinnant's civil-date algorithm (proleptic Gregorian).
-void civilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-    z += 719468;
-    const int64_t era = floorDiv(z, 146097);
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
 }
 
 constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -159,17 +144,17 @@ bool isDateTime(std::string_view value) {
 }
 
 std::string formatDate(util::SystemTime t) {
-    const int64_t secs = std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
-    const int64_t days = floorDiv(secs, 86400);
-    const int64_t rem = secs - days * 86400;
-    int64_t y = 0;
-    unsigned m = 0, d = 0;
-    civilFromDays(days, y, m, d);
-    const auto wd = static_cast<size_t>(((days % 7) + 11) % 7);  // 1970-01-01 was a Thursday (4)
+    // A system_clock time lies within a few hundred years of 1970: well inside the date library's range.
+    const auto secs = std::chrono::floor<std::chrono::seconds>(t);
+    const auto day = std::chrono::floor<date::days>(secs);
+    const date::year_month_day ymd(day);
+    const date::hh_mm_ss<std::chrono::seconds> hms(secs - day);
+    const unsigned wd = date::weekday(day).c_encoding();  // Sunday = 0, as kDays
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%s, %u %s %lld %02d:%02d:%02d +0000", kDays[wd], d, kMonths[m - 1],
-                  static_cast<long long>(y), static_cast<int>(rem / 3600), static_cast<int>(rem % 3600 / 60),
-                  static_cast<int>(rem % 60));
+    std::snprintf(buf, sizeof buf, "%s, %u %s %d %02d:%02d:%02d +0000", kDays[wd], static_cast<unsigned>(ymd.day()),
+                  kMonths[static_cast<unsigned>(ymd.month()) - 1], static_cast<int>(ymd.year()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<int>(hms.seconds().count()));
     return buf;
 }
 

@@ -20,7 +20,7 @@ bool isLdh(char c) {
 // RFC 1123 host name rules on a lower-case ASCII name.
 util::Result<std::string> checkHostName(std::string name, std::string_view original) {
     auto bad = [&original](const std::string& why) {
-        return util::err("invalid domain name \"" + util::printable(original) + "\": " + why);
+        return util::err("invalid domain name " + util::quoted(original, 200) + ": " + why);
     };
     if (name.size() > 253) return bad("longer than 253 characters");
     size_t start = 0;
@@ -81,7 +81,7 @@ util::Result<std::string> toAsciiDomain(std::string_view domain) {
             int rc = idn2_to_unicode_8z8z(out.c_str(), &unicode, 0);
             idn2_free(unicode);
             if (rc != IDN2_OK) {
-                return util::err("invalid domain name \"" + util::printable(d) + "\": " + idn2_strerror(rc));
+                return util::err("invalid domain name " + util::quoted(d, 200) + ": " + idn2_strerror(rc));
             }
         }
     } else {

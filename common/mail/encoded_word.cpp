@@ -40,10 +40,6 @@ std::string withoutLineBreaks(std::string_view s) {
     return out;
 }
 
-std::string quoted(std::string_view s, size_t max = 80) {
-    return "\"" + util::printable(s, max) + "\"";
-}
-
 struct Word {
     size_t b = 0, e = 0;   // raw bytes [b, e) in the field value
     std::string text;      // the text it displays (quoted strings unquoted)
@@ -400,7 +396,7 @@ class AddressFieldEncoder {
         if (!eight) return;
         auto ascii = toAsciiDomain(text);
         if (!ascii) {
-            refusal_ = "the domain " + quoted(text) + " in " + std::string(name_) +
+            refusal_ = "the domain " + util::quoted(text) + " in " + std::string(name_) +
                        " is not a valid internationalised domain name (" + ascii.error() + ")";
             return;
         }

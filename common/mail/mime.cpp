@@ -1,12 +1,13 @@
 // The MIME reader of mail/mime.h: header blocks, Content-Type, transfer decodings (base64,
 // quoted-printable), RFC 2047 encoded-words, and the recursive multipart / enclosed-message parser.
-// Moved here from common/feedback/report.cpp. Its base64 decoder is a private, lenient one (see
-// decodeBase64 below): it skips what is not base64, as mail needs.
+// Moved here from common/feedback/report.cpp. Base64 is util::base64DecodeLenient: it skips what is not
+// base64, as mail needs.
 #include "mail/mime.h"
 
 #include <algorithm>
 #include <cstdint>
 
+#include "util/base64.h"
 #include "util/strings.h"
 
 namespace rampart::mail {
@@ -34,40 +35,6 @@ std::string_view trimRight(std::string_view s) {
     while (!s.empty() && util::isSpace(s.back()))
         s.remove_suffix(1);
     return s;
-}
-
-int base64Value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-// Lenient: characters outside the alphabet are skipped; '=' ends a quantum (so concatenated
-// padded blocks decode too); trailing odd bits are dropped.
-std::string decodeBase64(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() / 4 * 3 + 3);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : s) {
-        if (c == '=') {
-            bits = 0;
-            acc = 0;
-            continue;
-        }
-        int v = base64Value(c);
-        if (v < 0) continue;
-        acc = ((acc << 6) | static_cast<uint32_t>(v)) & 0xFFFFFFu;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xFFu));
-        }
-    }
-    return out;
 }
 
 int hexValue(char c) {
@@ -302,7 +269,7 @@ std::string decodeEncodedWords(std::string_view s) {
         if (!(lastEncoded && trim(between).empty())) out.append(between);
         std::string_view text = s.substr(q2 + 1, end - q2 - 1);
         if (enc == 'b') {
-            out += decodeBase64(text);
+            out += util::base64DecodeLenient(text);
         } else {
             for (size_t k = 0; k < text.size(); ++k) {
                 if (text[k] == '_') {
@@ -361,7 +328,7 @@ bool parsePart(std::string_view raw, int depth, std::string_view defaultType, Mi
     std::string decoded;
     std::string_view content = body;
     if (cte == "base64") {
-        decoded = decodeBase64(body);
+        decoded = util::base64DecodeLenient(body);
         content = decoded;
     } else if (cte == "quoted-printable") {
         decoded = decodeQuotedPrintable(body);

@@ -1,3 +1,4 @@
+// CIDR networks (cidr.h): parsing IPv4/IPv6 prefixes, and membership tests on IPv4-mapped IPv6.
 #include "net/cidr.h"
 
 #include <arpa/inet.h>
@@ -56,7 +57,7 @@ util::Result<Cidr> Cidr::parse(std::string_view text) {
         if (!bits) return util::err("bad prefix length in \"" + std::string(t) + "\"");
     }
     auto ip = parseIp(addr);
-    if (!ip) return util::err("\"" + util::printable(t) + "\" is not an IP address or network");
+    if (!ip) return util::err(util::quoted(t, 200) + " is not an IP address or network");
     Cidr c;
     bool v4 = isIpv4Mapped(*ip);
     unsigned maxBits = v4 ? 32 : 128;

@@ -3,18 +3,19 @@
 // import, and an export that round-trips through the import.
 #include "suppression/csv.h"
 
+#include <chrono>
+
 #include "suppression/internal.h"
 #include "suppression/time_text.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::suppress {
 
 namespace {
 
 using detail::canonicalEntry;
-using detail::dateText;
-using detail::floorDiv;
-using detail::quoted;
+using detail::kQuotedMax;
 
 constexpr size_t kMaxRecord = 65536;
 
@@ -206,7 +207,7 @@ ImportReport importCsv(Store& store, std::istream& in, const std::string& fileNa
             if (fields.size() > 1 && !fields[1].empty()) {
                 auto r = parseReason(fields[1]);
                 if (!r) {
-                    lineError(line, "unknown reason " + quoted(fields[1]) + " (expected " +
+                    lineError(line, "unknown reason " + util::quoted(fields[1], kQuotedMax) + " (expected " +
                                         (ses ? std::string("BOUNCE or COMPLAINT") : std::string(kReasonList)) + ")");
                     continue;
                 }
@@ -284,7 +285,11 @@ util::Result<size_t> exportCsv(const Store& store, std::ostream& out, CsvFormat 
             row += ',';
             row += csvField(e.scope.str());
             row += ',';
-            if (e.expires) row += dateText(floorDiv(*e.expires + 86399, 86400) * 86400);
+            if (e.expires) {
+                // A date column: the expiry rounded up to a midnight.
+                const auto day = std::chrono::ceil<std::chrono::days>(std::chrono::seconds(*e.expires));
+                row += util::formatUtcDate(std::chrono::seconds(day).count());
+            }
         }
         row += '\n';
         out << row;

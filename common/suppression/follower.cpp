@@ -1,3 +1,4 @@
+// The suppression follower (follower.h): a thread that polls the audit trail and updates the Index.
 #include "suppression/follower.h"
 
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 // Helpers the suppression files share among themselves (not for callers outside common/suppression):
 // message quoting, tenant checks, the checks every store applies to an entry before writing it, the
-// order of a lookup's probes, and date arithmetic for CSV export.
+// order of a lookup's probes.
 #pragma once
 
 #include <cstddef>
@@ -10,11 +10,12 @@
 
 #include "suppression/model.h"
 #include "util/result.h"
+#include "util/strings.h"
 
 namespace rampart::suppress::detail {
 
-// `s` printable and in double quotes, for error messages.
-std::string quoted(std::string_view s);
+// How much of a rejected text error messages quote (util::quoted(s, kQuotedMax)).
+inline constexpr size_t kQuotedMax = 120;
 
 // A tenant name as stored (lower-case), or why it cannot be one.
 util::Result<std::string> checkTenant(std::string_view t);
@@ -38,10 +39,5 @@ struct Probe {
 };
 size_t probes(std::string_view address, std::string_view tenant, std::string_view fromDomain, unsigned scopes,
               Probe (&out)[6]);
-
-// floor(a / b) for any signs.
-int64_t floorDiv(int64_t a, int64_t b);
-// Unix seconds as "YYYY-MM-DD" (UTC).
-std::string dateText(int64_t t);
 
 }  // namespace rampart::suppress::detail

@@ -40,14 +40,6 @@ const ReasonInfo& info(Reason r) {
 
 namespace detail {
 
-std::string quoted(std::string_view s) {
-    // Appended rather than "\"" + ...: g++ 12 -O2 warns falsely (-Wrestrict) on literal + temporary.
-    std::string out(1, '"');
-    out += util::printable(s, 120);
-    out += '"';
-    return out;
-}
-
 // Tenant names may be any SASL login: printable, no white space, not too long.
 util::Result<std::string> checkTenant(std::string_view t) {
     if (t.empty()) return util::err("empty tenant name");
@@ -55,7 +47,7 @@ util::Result<std::string> checkTenant(std::string_view t) {
     for (char c : t) {
         auto uc = static_cast<unsigned char>(c);
         if (uc <= 0x20 || uc == 0x7F) {
-            return util::err("tenant name " + quoted(t) + " contains a space or a control character");
+            return util::err("tenant name " + util::quoted(t, kQuotedMax) + " contains a space or a control character");
         }
     }
     return util::toLower(t);
@@ -100,14 +92,15 @@ util::Result<Entry> canonicalEntry(const Entry& in, int64_t now) {
     Entry e = in;
     if (e.created == 0) e.created = now;
     if (e.target.size() < 2 || e.target.find('@') == std::string::npos || e.target.back() == '@') {
-        return util::err("invalid suppression target " + quoted(e.target) + " (expected user@domain or @domain)");
+        return util::err("invalid suppression target " + util::quoted(e.target, kQuotedMax) +
+                         " (expected user@domain or @domain)");
     }
     // Spaces only in a quoted local part ("john doe"@example.com).
     const size_t quotedEnd = e.target.front() == '"' ? e.target.rfind('"') : 0;
     for (size_t i = 0; i < e.target.size(); ++i) {
         auto uc = static_cast<unsigned char>(e.target[i]);
         if (uc < 0x20 || uc == 0x7F || (uc == 0x20 && i > quotedEnd)) {
-            return util::err("invalid suppression target " + quoted(e.target) +
+            return util::err("invalid suppression target " + util::quoted(e.target, kQuotedMax) +
                              " (not normalized: space or control character)");
         }
     }
@@ -144,7 +137,7 @@ util::Result<Entry> canonicalEntry(const Entry& in, int64_t now) {
 }  // namespace detail
 
 using detail::checkTenant;
-using detail::quoted;
+using detail::kQuotedMax;
 
 // ------------------------------------------------------------------------------ reasons, scopes
 
@@ -179,22 +172,25 @@ util::Result<Scope> Scope::parse(std::string_view text) {
     if (t.empty() || util::iequals(t, "global")) return Scope{};
     size_t colon = t.find(':');
     if (colon == std::string_view::npos) {
-        return util::err("invalid scope " + quoted(t) + " (expected global, tenant:NAME or from_domain:DOMAIN)");
+        return util::err("invalid scope " + util::quoted(t, kQuotedMax) +
+                         " (expected global, tenant:NAME or from_domain:DOMAIN)");
     }
     std::string kind = util::toLower(t.substr(0, colon));
     std::string_view value = t.substr(colon + 1);
     if (kind == "tenant") {
         auto name = checkTenant(value);
-        if (!name) return util::err("invalid scope " + quoted(t) + ": " + name.error());
+        if (!name) return util::err("invalid scope " + util::quoted(t, kQuotedMax) + ": " + name.error());
         return Scope{Kind::Tenant, *name};
     }
     if (kind == "from_domain" || kind == "from-domain" || kind == "fromdomain") {
-        if (value.empty()) return util::err("invalid scope " + quoted(t) + ": no domain after from_domain:");
+        if (value.empty())
+            return util::err("invalid scope " + util::quoted(t, kQuotedMax) + ": no domain after from_domain:");
         auto d = mail::toAsciiDomain(value);
-        if (!d) return util::err("invalid scope " + quoted(t) + ": " + d.error());
+        if (!d) return util::err("invalid scope " + util::quoted(t, kQuotedMax) + ": " + d.error());
         return Scope{Kind::FromDomain, *d};
     }
-    return util::err("invalid scope " + quoted(t) + " (expected global, tenant:NAME or from_domain:DOMAIN)");
+    return util::err("invalid scope " + util::quoted(t, kQuotedMax) +
+                     " (expected global, tenant:NAME or from_domain:DOMAIN)");
 }
 
 std::string Scope::str() const {

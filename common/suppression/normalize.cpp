@@ -17,7 +17,7 @@ namespace {
 constexpr size_t kMaxLocalPart = 256;
 constexpr size_t kMaxInput = 1024;
 
-using detail::quoted;
+using detail::kQuotedMax;
 
 bool isAtextAscii(char c) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -53,7 +53,7 @@ util::Result<std::string> normalizeTarget(std::string_view addressOrDomain, cons
     if (t.size() > kMaxInput) return util::err("address longer than 1024 bytes");
     for (char c : t) {
         if (c == '\0' || c == '\r' || c == '\n')
-            return util::err("invalid address " + quoted(t) + ": control character");
+            return util::err("invalid address " + util::quoted(t, kQuotedMax) + ": control character");
     }
     const bool bare = t.front() != '<' && t.front() != '"';
     const size_t at = t.find('@');
@@ -61,14 +61,17 @@ util::Result<std::string> normalizeTarget(std::string_view addressOrDomain, cons
         // A whole domain: "@example.com" or "example.com".
         std::string_view d = at == 0 ? t.substr(1) : t;
         if (d.empty()) return util::err("\"@\" without a domain");
-        if (d.front() == '[') return util::err("address literals such as " + quoted(d) + " cannot be suppressed");
+        if (d.front() == '[')
+            return util::err("address literals such as " + util::quoted(d, kQuotedMax) + " cannot be suppressed");
         for (char c : d) {
-            if (util::isSpace(c)) return util::err("invalid domain " + quoted(d) + ": contains a space");
+            if (util::isSpace(c))
+                return util::err("invalid domain " + util::quoted(d, kQuotedMax) + ": contains a space");
         }
         auto ascii = mail::toAsciiDomain(d);
         if (!ascii) return util::err(ascii.error());
         if (ascii->find('.') == std::string::npos) {
-            return util::err(quoted(t) + " is neither an address (no '@') nor a domain name (no '.')");
+            return util::err(util::quoted(t, kQuotedMax) +
+                             " is neither an address (no '@') nor a domain name (no '.')");
         }
         if (o.foldGmail && *ascii == "googlemail.com") return std::string("@gmail.com");
         return "@" + *ascii;
@@ -76,12 +79,12 @@ util::Result<std::string> normalizeTarget(std::string_view addressOrDomain, cons
     auto mb = mail::parseEnvelopeAddress(t);
     if (!mb) return util::err("not an address: " + mb.error());
     if (mb->localPart.empty() && mb->domain.empty()) return util::err("the null sender <> is not an address");
-    if (mb->domain.empty()) return util::err("no domain in " + quoted(t));
+    if (mb->domain.empty()) return util::err("no domain in " + util::quoted(t, kQuotedMax));
     if (mb->domain.front() == '[') {
-        return util::err("address literals such as " + quoted(mb->domain) + " cannot be suppressed");
+        return util::err("address literals such as " + util::quoted(mb->domain, kQuotedMax) + " cannot be suppressed");
     }
     auto ascii = mail::toAsciiDomain(mb->domain);
-    if (!ascii) return util::err("invalid address " + quoted(t) + ": " + ascii.error());
+    if (!ascii) return util::err("invalid address " + util::quoted(t, kQuotedMax) + ": " + ascii.error());
     std::string domain = std::move(ascii).value();
     std::string local = unquoteLocalPart(mb->localPart);
     const bool gmail = o.foldGmail && isGmail(domain) && local.front() != '"';
@@ -94,10 +97,12 @@ util::Result<std::string> normalizeTarget(std::string_view addressOrDomain, cons
         if (plus != std::string::npos) local.erase(plus);
         local.erase(std::remove(local.begin(), local.end(), '.'), local.end());
         if (local.empty())
-            return util::err("nothing is left of the Gmail address " + quoted(t) + " without dots and +tag");
+            return util::err("nothing is left of the Gmail address " + util::quoted(t, kQuotedMax) +
+                             " without dots and +tag");
         domain = "gmail.com";
     }
-    if (local.size() > kMaxLocalPart) return util::err("the local part of " + quoted(t) + " is longer than 256 bytes");
+    if (local.size() > kMaxLocalPart)
+        return util::err("the local part of " + util::quoted(t, kQuotedMax) + " is longer than 256 bytes");
     return local + "@" + domain;
 }
 

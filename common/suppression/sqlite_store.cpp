@@ -11,22 +11,18 @@
 
 #include "suppression/internal.h"
 #include "suppression/sqlite_store_impl.h"
+#include "util/unix_time.h"
 
 namespace rampart::suppress {
 
 namespace {
 
 using detail::canonicalEntry;
-using detail::quoted;
+using detail::kQuotedMax;
 using detail::scopeKey;
 using sqlite::Query;
 
 constexpr int kSchemaVersion = 1;
-
-int64_t wallNow() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // The scope column as written by this code ("global", "tenant:x", "from_domain:x"): no IDNA
 // conversion or validation, it was done on the way in (and the schema's CHECK enforces the form).
@@ -115,8 +111,9 @@ Entry SqliteStore::Impl::rowEntry(const Query& q, int first, bool& ok) {
 }
 
 util::Error SqliteStore::Impl::badRow(const Query& q, int first) const {
-    return util::err("suppression list " + path + ": malformed entry " + quoted(q.col(first)) + " (scope " +
-                     quoted(q.col(first + 1)) + ", reason " + quoted(q.col(first + 2)) + ")");
+    return util::err("suppression list " + path + ": malformed entry " + util::quoted(q.col(first), kQuotedMax) +
+                     " (scope " + util::quoted(q.col(first + 1), kQuotedMax) + ", reason " +
+                     util::quoted(q.col(first + 2), kQuotedMax) + ")");
 }
 
 util::Result<std::optional<Entry>> SqliteStore::Impl::findLocked(std::string_view target,
@@ -312,7 +309,7 @@ util::Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& 
 // ------------------------------------------------------------------------------ writes
 
 util::Result<AddOutcome> SqliteStore::add(const Entry& in, std::string_view who, std::string_view why) {
-    const int64_t at = wallNow();
+    const int64_t at = util::unixNow();
     auto canon = canonicalEntry(in, at);
     if (!canon) return util::err(canon.error());
     const Entry& e = *canon;
@@ -357,7 +354,7 @@ util::Result<AddOutcome> SqliteStore::add(const Entry& in, std::string_view who,
 
 util::Result<RemoveOutcome> SqliteStore::remove(std::string_view target, const Scope& scope, std::string_view who,
                                                 std::string_view why, bool force) {
-    const int64_t at = wallNow();
+    const int64_t at = util::unixNow();
     const std::string scopeStr = scopeKey(scope);
     std::lock_guard lock(impl_->mu);
     return impl_->writing<RemoveOutcome>([&]() -> util::Result<RemoveOutcome> {
@@ -405,7 +402,7 @@ util::Result<bool> SqliteStore::transaction(const std::function<bool()>& body) {
 }
 
 util::Result<size_t> SqliteStore::expire(int64_t now) {
-    const int64_t at = wallNow();
+    const int64_t at = util::unixNow();
     std::lock_guard lock(impl_->mu);
     return impl_->writing<size_t>([&]() -> util::Result<size_t> {
         auto ins = impl_->prepare(

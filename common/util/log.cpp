@@ -1,3 +1,4 @@
+// Logging (log.h): the syslog, stderr and test-capture sinks behind one thread-safe line writer.
 #include "util/log.h"
 
 #include <syslog.h>

@@ -1,3 +1,4 @@
+// Process set-up for the daemons (process.h): account lookup, privilege drop, daemonizing, pid files.
 #include "util/process.h"
 
 #include <fcntl.h>

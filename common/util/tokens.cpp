@@ -1,3 +1,4 @@
+// Sealed tokens (util/tokens.h): the keyring, AES-256-GCM sealing of claims, base64url text.
 #include "util/tokens.h"
 
 #include <openssl/evp.h>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <sstream>
 
+#include "util/base64.h"
 #include "util/strings.h"
 
 namespace rampart::util {
@@ -28,55 +30,6 @@ std::array<uint8_t, 32> deriveKey(std::string_view secret) {
     in.append(secret);
     std::array<uint8_t, 32> out{};
     SHA256(reinterpret_cast<const unsigned char*>(in.data()), in.size(), out.data());
-    return out;
-}
-
-const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string b64url(std::string_view bytes) {
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    size_t i = 0;
-    auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
-    for (; i + 3 <= bytes.size(); i += 3) {
-        uint32_t v = b(i) << 16 | b(i + 1) << 8 | b(i + 2);
-        for (int s = 18; s >= 0; s -= 6)
-            out += kB64[(v >> s) & 63];
-    }
-    if (size_t rest = bytes.size() - i; rest > 0) {
-        uint32_t v = b(i) << 16 | (rest > 1 ? b(i + 1) << 8 : 0);
-        out += kB64[(v >> 18) & 63];
-        out += kB64[(v >> 12) & 63];
-        if (rest > 1) out += kB64[(v >> 6) & 63];
-    }
-    return out;
-}
-
-Result<std::string> unb64url(std::string_view text) {
-    std::string out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : text) {
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '-')
-            v = 62;
-        else if (c == '_')
-            v = 63;
-        else
-            return err("not a token (bad character)");
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xff);
-        }
-    }
     return out;
 }
 
@@ -146,13 +99,13 @@ std::string Keyring::seal(std::string_view plaintext, std::string_view purpose) 
     EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, tag);
     out += ct;
     out.append(reinterpret_cast<char*>(tag), kTag);
-    return b64url(out);
+    return base64UrlEncode(out);
 }
 
 Result<std::string> Keyring::open(std::string_view token, std::string_view purpose) const {
     if (token.size() > 4096) return err("not a token (too long)");
-    auto raw = unb64url(token);
-    if (!raw) return err(raw.error());
+    auto raw = base64UrlDecode(token);
+    if (!raw) return err("not a token (bad character)");
     if (raw->size() < 1 + kNonce + kTag) return err("not a token (too short)");
     uint8_t id = static_cast<uint8_t>((*raw)[0]);
     const Key* key = nullptr;

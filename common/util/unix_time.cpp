@@ -11,15 +11,25 @@ namespace rampart::util {
 
 namespace {
 
+// The Gregorian calendar repeats every 400 years, 146097 days.
+using Cycles = std::chrono::duration<int64_t, std::ratio<int64_t{146097} * 86400>>;
+
 struct UtcParts {
-    date::year_month_day ymd;
+    long long year;
+    unsigned month, day;
     std::chrono::seconds secondOfDay;
 };
 
+// The date library's years end at +-32767 (and its day counts are int); an expiry may lie further
+// out. Whole 400-year cycles are taken off the day before the library sees it and added back to the
+// year, so every int64 second has its date.
 UtcParts utcParts(int64_t unixSeconds) {
-    const date::sys_seconds t{std::chrono::seconds(unixSeconds)};
-    const auto day = date::floor<date::days>(t);
-    return {date::year_month_day(day), t - day};
+    const std::chrono::seconds t(unixSeconds);
+    const auto day = std::chrono::floor<std::chrono::days>(t);
+    const auto cycles = std::chrono::floor<Cycles>(day);
+    const date::year_month_day ymd{date::sys_days(std::chrono::duration_cast<date::days>(day - cycles))};
+    return {static_cast<int>(ymd.year()) + cycles.count() * 400, static_cast<unsigned>(ymd.month()),
+            static_cast<unsigned>(ymd.day()), t - day};
 }
 
 }  // namespace
@@ -36,8 +46,7 @@ std::string formatUtc(int64_t unixSeconds) {
     const UtcParts p = utcParts(unixSeconds);
     const date::hh_mm_ss<std::chrono::seconds> hms(p.secondOfDay);
     char buf[48];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(p.ymd.year()),
-                  static_cast<unsigned>(p.ymd.month()), static_cast<unsigned>(p.ymd.day()),
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", p.year, p.month, p.day,
                   static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
                   static_cast<int>(hms.seconds().count()));
     return buf;
@@ -46,8 +55,7 @@ std::string formatUtc(int64_t unixSeconds) {
 std::string formatUtcDate(int64_t unixSeconds) {
     const UtcParts p = utcParts(unixSeconds);
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(p.ymd.year()),
-                  static_cast<unsigned>(p.ymd.month()), static_cast<unsigned>(p.ymd.day()));
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", p.year, p.month, p.day);
     return buf;
 }
 

@@ -16,7 +16,8 @@ int64_t unixSeconds(SystemTime t);
 // unixSeconds(std::chrono::system_clock::now()), for commands that record when they act.
 int64_t unixNow();
 
-// "2026-03-01T12:00:05Z" (RFC 3339, UTC, whole seconds).
+// "2026-03-01T12:00:05Z" (RFC 3339, UTC, whole seconds). Every int64 has its text: years after 9999
+// take more digits, years before 0 a '-' (expiries far out are still shown as what they are).
 std::string formatUtc(int64_t unixSeconds);
 // "2026-03-01": the UTC day of `unixSeconds`.
 std::string formatUtcDate(int64_t unixSeconds);

@@ -1,3 +1,4 @@
+// The DKIM signing stage (dkim_stage.h): key choice by SigningTable/KeyTable, alignment, signing.
 #include "milter/stages/dkim_stage.h"
 
 #include "dkim/signer.h"
@@ -58,7 +59,7 @@ Verdict DkimStage::onEndOfMessage(Message& msg, BodyObserver* observer, Notes& n
     const mail::Mailbox& from = mailboxes->front();
     auto fromDomain = mail::toAsciiDomain(from.domain);
     if (!fromDomain)
-        return unsigned_("bad From domain \"" + util::printable(from.domain) + "\": " + fromDomain.error(), notes);
+        return unsigned_("bad From domain " + util::quoted(from.domain, 200) + ": " + fromDomain.error(), notes);
     const std::string fromAddress = util::toLower(from.localPart) + "@" + *fromDomain;
 
     std::vector<std::string> keyNames = signing_.lookup(fromAddress, settings_.multipleSignatures);

@@ -22,10 +22,6 @@ namespace rampart::milter::hygiene {
 
 using A = RuleAction;
 
-inline std::string quoted(std::string_view s, size_t max = 80) {
-    return "\"" + util::printable(s, max) + "\"";
-}
-
 // Strip patterns: "X-Mailer" or "X-Source*" (a prefix), case-insensitive.
 bool matchesPattern(std::string_view name, std::string_view pattern);
 

@@ -76,14 +76,14 @@ bool Run::fromMailbox() {
                          ? util::Result<std::string>(util::err("a domain literal"))
                          : mail::toAsciiDomain(mb.domain);
         if (!ascii) {
-            detail = "the domain " + quoted(mb.domain) + " is not a valid domain name (" + ascii.error() + ")";
+            detail = "the domain " + util::quoted(mb.domain) + " is not a valid domain name (" + ascii.error() + ")";
         } else if (ascii->find('.') == std::string::npos) {
-            detail = "the domain " + quoted(*ascii) + " is not a fully qualified domain name";
+            detail = "the domain " + util::quoted(*ascii) + " is not a fully qualified domain name";
         } else {
             fromDomain_ = *ascii;
             return true;
         }
-        problem = "From address " + quoted(mb.address()) + ": " + detail;
+        problem = "From address " + util::quoted(mb.address()) + ": " + detail;
     }
     if (multiple) {
         return decide("from-mailbox", problem,
@@ -157,7 +157,7 @@ bool Run::date() {
     const std::string& value = fields()[idx].value;
     const bool eight = !smtputf8() && util::has8bit(value);
     if (!eight && mail::isDateTime(mail::unfold(value))) return true;
-    const std::string shown = quoted(mail::unfold(value), 60);
+    const std::string shown = util::quoted(mail::unfold(value), 60);
     const std::string what = eight ? "Date " + shown + " has 8-bit characters" : "unparseable Date " + shown;
     Step step = decide("date", what,
                        "the Date header field " + shown +
@@ -238,7 +238,7 @@ bool Run::messageId() {
     const std::string& value = fields()[idx].value;
     auto parsed = mail::parseMessageId(value, smtputf8());
     if (!parsed) {
-        const std::string shown = quoted(mail::unfold(value), 60);
+        const std::string shown = util::quoted(mail::unfold(value), 60);
         Step step = decide("message-id", "malformed Message-ID " + shown,
                            missingReply + " (" + shown + " is not <left@right>" +
                                (!smtputf8() && util::has8bit(value) ? " in ASCII" : "") + ")");
@@ -256,7 +256,7 @@ bool Run::messageId() {
         return step != Step::Stop;
     }
     if (!internalHost(parsed->right)) return true;
-    const std::string host = quoted(parsed->right, 60);
+    const std::string host = util::quoted(parsed->right, 60);
     Step step = decide("message-id-internal", "Message-ID host " + host + " is an internal name",
                        "the Message-ID discloses the internal host name " + host);
     if (step == Step::Apply) {

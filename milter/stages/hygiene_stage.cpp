@@ -70,7 +70,6 @@ Run::Step Run::decide(std::string_view rule, const std::string& problem, const s
 }  // namespace hygiene
 
 using hygiene::A;
-using hygiene::quoted;
 
 namespace {
 
@@ -248,19 +247,19 @@ HygieneSettings HygieneSettings::fromConfig(const config::Config& cfg, config::D
     for (const auto& item : joinAssignments(cfg.list("hygiene_rules"))) {
         const size_t eq = item.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
-            diags.error(rulesAt, "hygiene_rules: expected RULE=ACTION, got " + quoted(item));
+            diags.error(rulesAt, "hygiene_rules: expected RULE=ACTION, got " + util::quoted(item));
             continue;
         }
         const std::string id = util::toLower(item.substr(0, eq));
         const std::string actionText = util::toLower(item.substr(eq + 1));
         const HygieneRule* rule = findRule(id);
         if (!rule) {
-            diags.error(rulesAt, "hygiene_rules: unknown rule " + quoted(id) + " (rules: " + ids + ")");
+            diags.error(rulesAt, "hygiene_rules: unknown rule " + util::quoted(id) + " (rules: " + ids + ")");
             continue;
         }
         auto action = parseAction(actionText);
         if (!action) {
-            diags.error(rulesAt, "hygiene_rules: unknown action " + quoted(actionText) + " for rule " + id +
+            diags.error(rulesAt, "hygiene_rules: unknown action " + util::quoted(actionText) + " for rule " + id +
                                      " (it allows " + actionList(rule->allowed) + ")");
             continue;
         }
@@ -285,7 +284,7 @@ HygieneSettings HygieneSettings::fromConfig(const config::Config& cfg, config::D
         const std::string_view name =
             wildcard ? std::string_view(entry).substr(0, entry.size() - 1) : std::string_view(entry);
         if (!validFieldName(name) || name.find('*') != std::string_view::npos) {
-            diags.error(stripAt, "hygiene_strip_headers: " + quoted(entry) +
+            diags.error(stripAt, "hygiene_strip_headers: " + util::quoted(entry) +
                                      " is not a header field name (a trailing * matches a prefix, as in X-Source*)");
             continue;
         }
@@ -297,7 +296,7 @@ HygieneSettings HygieneSettings::fromConfig(const config::Config& cfg, config::D
             }
         }
         if (hit) {
-            diags.error(stripAt, "hygiene_strip_headers: " + quoted(entry) + " would strip " + hit +
+            diags.error(stripAt, "hygiene_strip_headers: " + util::quoted(entry) + " would strip " + hit +
                                      ", which the message needs (the hygiene rules keep it valid)");
             continue;
         }
@@ -309,7 +308,7 @@ HygieneSettings HygieneSettings::fromConfig(const config::Config& cfg, config::D
         const std::string d = util::toLower(entry);
         if (d == "." || d.find_first_of("@[]<>") != std::string::npos) {
             diags.error(internalAt,
-                        "hygiene_internal_domains: " + quoted(entry) + " is not a domain name or a .suffix");
+                        "hygiene_internal_domains: " + util::quoted(entry) + " is not a domain name or a .suffix");
             continue;
         }
         s.internalDomains.push_back(d);
@@ -319,7 +318,7 @@ HygieneSettings HygieneSettings::fromConfig(const config::Config& cfg, config::D
         auto ascii = mail::toAsciiDomain(d);
         if (!ascii || ascii->find('.') == std::string::npos) {
             diags.error(cfg.where("hygiene_message_id_domain"),
-                        "hygiene_message_id_domain: " + quoted(d) + " is not a fully qualified domain name" +
+                        "hygiene_message_id_domain: " + util::quoted(d) + " is not a fully qualified domain name" +
                             (ascii ? std::string() : " (" + ascii.error() + ")"));
         } else {
             s.messageIdDomain = *ascii;

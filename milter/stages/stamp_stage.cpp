@@ -1,9 +1,11 @@
+// The stamp stage (stamp_stage.h): per-recipient List-Unsubscribe headers and reference stamps.
 #include "milter/stages/stamp_stage.h"
 
 #include "mail/address.h"
 #include "mail/domain.h"
 #include "milter/stages/suppression_stage.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::milter {
 
@@ -21,12 +23,12 @@ std::string checkUrlBase(std::string_view url, bool& plainHttp) {
         plainHttp = true;
         return {};
     }
-    return "\"" + util::printable(url) + "\" is not an https:// URL base";
+    return util::quoted(url, 200) + " is not an https:// URL base";
 }
 
 std::string checkMailto(std::string_view address) {
     auto m = mail::parseEnvelopeAddress(address);
-    if (!m || m->domain.empty()) return "\"" + util::printable(address) + "\" is not a mail address";
+    if (!m || m->domain.empty()) return util::quoted(address, 200) + " is not a mail address";
     return {};
 }
 
@@ -71,7 +73,7 @@ StampSettings StampSettings::fromConfig(const config::Config& cfg, config::Diagn
     for (char c : s.referenceHeader) {
         if (c <= ' ' || c >= 127 || c == ':') {
             diags.error(cfg.where("reference_header"),
-                        "reference_header: \"" + util::printable(s.referenceHeader) + "\" is not a header field name");
+                        "reference_header: " + util::quoted(s.referenceHeader, 200) + " is not a header field name");
             s.referenceHeader.clear();
             break;
         }
@@ -109,7 +111,7 @@ StampSettings StampSettings::fromConfig(const config::Config& cfg, config::Diagn
             bool wildcard = dom.rfind("*.", 0) == 0;
             auto ascii = mail::toAsciiDomain(wildcard ? dom.substr(2) : dom);
             if (!ascii) {
-                diags.error(where, "\"" + util::printable(words[0]) + "\": " + ascii.error());
+                diags.error(where, util::quoted(words[0], 200) + ": " + ascii.error());
                 continue;
             }
             e.pattern = (wildcard ? "*." : "") + util::toLower(*ascii);
@@ -172,7 +174,7 @@ ListUnsubscribeCheck checkListUnsubscribe(const Message& msg) {
     bool https = false;
     for (const auto& item : splitItems(value)) {
         if (item.size() < 3 || item.front() != '<' || item.back() != '>' || item.find(':') == std::string::npos) {
-            c.problem = "malformed List-Unsubscribe item \"" + util::printable(item, 60) + "\" (RFC 2369: <URI>)";
+            c.problem = "malformed List-Unsubscribe item " + util::quoted(item, 60) + " (RFC 2369: <URI>)";
             return c;
         }
         https = https || util::startsWithNoCase(std::string_view(item).substr(1), "https://");
@@ -220,7 +222,7 @@ Verdict StampStage::onEndOfMessage(Message& msg, BodyObserver*, Notes& notes) co
     }
     claim.fromDomain = fromDomain;
     claim.tenant = tenants_ ? tenants_->tenantOf(msg.envelope.authUser, msg.envelope.sender) : std::string();
-    claim.issued = std::chrono::duration_cast<std::chrono::seconds>(clock_->now().time_since_epoch()).count();
+    claim.issued = util::unixSeconds(clock_->now());
 
     if (!ref.empty()) {
         msg.appendHeader(ref, " " + util::sealClaim(*settings_.keys, claim, kReferencePurpose));

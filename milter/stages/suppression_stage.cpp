@@ -1,8 +1,10 @@
+// The suppression stage (suppression_stage.h): suppressed recipients are refused or removed.
 #include "milter/stages/suppression_stage.h"
 
 #include "mail/address.h"
 #include "mail/domain.h"
 #include "util/strings.h"
+#include "util/unix_time.h"
 
 namespace rampart::milter {
 
@@ -16,7 +18,7 @@ std::string fromHeaderDomain(const Message& msg) {
 }
 
 int64_t SuppressionStage::now() const {
-    return std::chrono::duration_cast<std::chrono::seconds>(clock_->now().time_since_epoch()).count();
+    return util::unixSeconds(clock_->now());
 }
 
 namespace {

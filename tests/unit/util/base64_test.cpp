@@ -28,3 +28,16 @@ TEST_CASE("base64Decode is strict, base64DecodeLenient never fails", "[util][bas
     CHECK(base64DecodeLenient("Zm9vY") == "foo");       // trailing odd bits dropped
     CHECK(base64DecodeLenient("") == "");
 }
+
+TEST_CASE("base64url is unpadded and uses - and _", "[base64]") {
+    CHECK(base64UrlEncode("") == "");
+    CHECK(base64UrlEncode("f") == "Zg");
+    CHECK(base64UrlEncode("fo") == "Zm8");
+    CHECK(base64UrlEncode("foo") == "Zm9v");
+    CHECK(base64UrlEncode("\xfb\xff\xbf") == "-_-_");
+    CHECK(base64UrlDecode("-_-_") == std::optional<std::string>("\xfb\xff\xbf"));
+    CHECK(base64UrlDecode("Zm8") == std::optional<std::string>("fo"));
+    CHECK(!base64UrlDecode("Zm8="));  // no padding
+    CHECK(!base64UrlDecode("+/"));    // not the url alphabet
+    CHECK(!base64UrlDecode("Zm 8"));  // no white space
+}

@@ -47,3 +47,10 @@ TEST_CASE("unixSeconds rounds down, also before 1970", "[unix_time]") {
     CHECK(now >= before);
     CHECK(now - before < 5);
 }
+
+TEST_CASE("formatUtc covers years outside the date library's range", "[unix_time]") {
+    CHECK(formatUtc(253402300800) == "10000-01-01T00:00:00Z");
+    CHECK(formatUtc(10000000000000) == "318857-05-20T17:46:40Z");
+    CHECK(formatUtcDate(10000000000000) == "318857-05-20");
+    CHECK(formatUtc(-100000000000) == "-1199-02-15T14:13:20Z");
+}
