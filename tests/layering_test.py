@@ -124,6 +124,35 @@ def strongly_connected(nodes, edges):
     return result
 
 
+def shortest_cycle(comp, edges):
+    """The shortest cycle inside one strongly connected component, as a list of nodes."""
+    members, best = set(comp), None
+    for start in comp:
+        prev, frontier, found = {start: None}, [start], None
+        while frontier and found is None:
+            nxt_frontier = []
+            for node in frontier:
+                for nxt in sorted(edges.get(node, ()) & members):
+                    if nxt == start:
+                        found = node
+                        break
+                    if nxt not in prev:
+                        prev[nxt] = node
+                        nxt_frontier.append(nxt)
+                if found is not None:
+                    break
+            frontier = nxt_frontier
+        if found is not None:
+            path, node = [], found
+            while node is not None:
+                path.append(node)
+                node = prev[node]
+            path.reverse()
+            if best is None or len(path) < len(best):
+                best = path
+    return best
+
+
 def cmake_link_edges(root, dirs):
     """{dir: set(linked common dirs)} from common/CMakeLists.txt, or None when there is no such file."""
     path = os.path.join(root, "common", "CMakeLists.txt")
@@ -191,12 +220,14 @@ def check(root, print_graph=False):
         for d in dirs:
             print(f"  {d:12} -> {' '.join(sorted(dir_edges[d])) or '(none)'}")
     for comp in strongly_connected(dirs, dir_edges):
-        members = set(comp)
-        for src in comp:
-            for dst in sorted(dir_edges[src] & members):
-                for where in dir_where[(src, dst)]:
-                    violations.append(f"{where}: common/{src} includes common/{dst}: library cycle among "
-                                      f"{', '.join(comp)} (the rampart_<dir> libraries must form a DAG)")
+        # One shortest cycle, each edge shown at its first include (all of them would bury the news).
+        cycle = shortest_cycle(comp, dir_edges)
+        path = " -> ".join(cycle + [cycle[0]])
+        for src, dst in zip(cycle, cycle[1:] + cycle[:1]):
+            where = dir_where[(src, dst)]
+            more = f" (and {len(where) - 1} more includes)" if len(where) > 1 else ""
+            violations.append(f"{where[0]}: common/{src} includes common/{dst}{more}: library cycle {path} "
+                              f"(in {', '.join(comp)}; the rampart_<dir> libraries must form a DAG)")
 
     # Declared CMake link edges against the include graph.
     links, declared = cmake_link_edges(root, set(dirs))
