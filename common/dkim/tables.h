@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "config/values.h"
+#include "util/wildcard.h"
 
 namespace rampart::dkim {
 
@@ -70,7 +71,8 @@ class SigningTable {
     std::unordered_map<std::string, std::vector<size_t>> byKey_;  // file: key -> entries, in order
 };
 
-// '*' wildcard match, case-insensitive (refile: semantics).
-bool wildcardMatch(std::string_view pattern, std::string_view text);
+// '*' wildcard match, case-insensitive (refile: semantics); it lives in util/ so the tenant map
+// (common/mail) can use it without depending on the DKIM library.
+using util::wildcardMatch;
 
 }  // namespace rampart::dkim

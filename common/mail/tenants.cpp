@@ -17,8 +17,8 @@
 #include <cstring>
 #include <optional>
 
-#include "dkim/tables.h"
 #include "util/strings.h"
+#include "util/wildcard.h"
 
 namespace rampart::mail {
 
@@ -126,7 +126,7 @@ TenantMap TenantMap::load(const config::TableRef& ref, config::Diagnostics& diag
 std::string TenantMap::match(std::string_view key) const {
     if (refile_) {
         for (const auto& e : entries_) {
-            if (dkim::wildcardMatch(e.pattern, key)) return e.tenant;
+            if (util::wildcardMatch(e.pattern, key)) return e.tenant;
         }
         return {};
     }
