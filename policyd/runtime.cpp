@@ -36,7 +36,15 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
     rt->errorAction = ea == "dunno" ? "DUNNO" : (ea == "defer" ? "DEFER" : "DEFER_IF_PERMIT");
     rt->errorAction += ea == "dunno" ? "" : " 4.3.0 rampart: policy service error, try again later";
     rt->maxConnections = static_cast<size_t>(cfg.integer("policyd_max_connections"));
+    rt->maxConnectionsPerPeer = static_cast<size_t>(cfg.integer("policyd_max_connections_per_peer"));
+    rt->flow.maxRequestBytes = rt->protocol.maxRequestBytes;
+    rt->flow.maxPendingReplies = cfg.size("policyd_max_pending_replies");
     rt->idleTimeout = cfg.duration("policyd_idle_timeout");
+    rt->requestTimeout = cfg.duration("policyd_request_timeout");
+    if (rt->requestTimeout.count() < 1)
+        diags.error(cfg.where("policyd_request_timeout"), "policyd_request_timeout: must be at least 1s");
+    if (rt->flow.maxPendingReplies < 1024)
+        diags.error(cfg.where("policyd_max_pending_replies"), "policyd_max_pending_replies: must be at least 1k");
     rt->mxTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.duration("policyd_mx_timeout"));
     rt->statsInterval = cfg.duration("policyd_stats_interval");
     rt->checkSuppression = cfg.flag("policyd_check_suppression");

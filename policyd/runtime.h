@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "mail/tenants.h"
+#include "policyd/connection_bounds.h"
 #include "policyd/limits.h"
 #include "policyd/protocol.h"
 #include "policyd/state.h"
@@ -27,7 +28,10 @@ struct Runtime {
     bool monitorOnly = false;
     std::string errorAction;  // the reply when we cannot decide or cannot make a decision durable
     size_t maxConnections = 2000;
-    std::chrono::seconds idleTimeout{900};
+    size_t maxConnectionsPerPeer = 1000;      // per unix client uid / inet client address
+    FlowLimits flow;                          // policyd_max_request_size, policyd_max_pending_replies
+    std::chrono::seconds idleTimeout{900};    // between requests
+    std::chrono::seconds requestTimeout{30};  // from a request's first byte to its last
     std::chrono::milliseconds mxTimeout{2000};
     std::chrono::seconds statsInterval{600};
     bool checkSuppression = true;                            // policyd_check_suppression

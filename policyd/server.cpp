@@ -1,6 +1,9 @@
-// rampart-policyd's network side (server.h): listeners, control socket and timers on one Asio loop.
+// rampart-policyd's network side (see server.h): accepting policy and control connections within
+// the global and per-peer limits, one policy connection's reads, request deadline, idle timer and
+// reply back-pressure (the bounds of connection_bounds.h), and the group commit of each loop turn.
 #include "policyd/server.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,14 +32,14 @@ using namespace std::chrono_literals;
 
 class PolicyServer::Connection : public std::enable_shared_from_this<Connection> {
   public:
-    Connection(PolicyServer& server, generic::socket socket, uint64_t id, std::string peer)
-        : server_(server), socket_(std::move(socket)), idle_(server.io_) {
+    Connection(PolicyServer& server, generic::socket socket, uint64_t id, std::string peer, std::string peerKey)
+        : server_(server), socket_(std::move(socket)), timer_(server.io_), peerKey_(std::move(peerKey)) {
         session_.id = id;
         session_.peer = std::move(peer);
     }
 
     void start() {
-        armIdle();
+        armTimer(false);
         read();
     }
 
@@ -44,9 +47,10 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
         if (closed_) return;
         closed_ = true;
         boost::system::error_code ignored;
-        idle_.cancel();
+        timer_.cancel();
         socket_.shutdown(generic::socket::shutdown_both, ignored);
         socket_.close(ignored);
+        server_.peerCounts_.release(peerKey_);
         server_.connections_.erase(shared_from_this());
     }
 
@@ -57,6 +61,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
         for (auto& r : queued_)
             outbuf_ += formatReply(r.needsDurability && !durable ? errorAction : r.action);
         queued_.clear();
+        queuedBytes_ = 0;
         writeSome();
     }
 
@@ -68,22 +73,50 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
         bool needsDurability;
     };
 
-    void armIdle() {
-        idle_.expires_after(server_.service_.runtime()->idleTimeout);
+    // One timer, two limits: between requests policyd_idle_timeout; from a request's first byte
+    // policyd_request_timeout (not re-armed by later bytes, so trickling keeps no slot for ever).
+    // A generation number makes an expiry that was already queued when the timer was re-armed void.
+    void armTimer(bool inRequest) {
+        const auto& rt = *server_.service_.runtime();
+        inRequest_ = inRequest;
+        const uint64_t generation = ++timerGeneration_;
+        timer_.expires_after(inRequest ? rt.requestTimeout : rt.idleTimeout);
         std::weak_ptr<Connection> weak = shared_from_this();
-        idle_.async_wait([weak](boost::system::error_code ec) {
+        timer_.async_wait([weak, generation](boost::system::error_code ec) {
             auto self = weak.lock();
-            if (!ec && self && !self->closed_) {
+            if (ec || !self || self->closed_ || generation != self->timerGeneration_) return;
+            if (self->inRequest_) {
+                log::warning("connection " + self->session_.peer +
+                             ": no complete request within policyd_request_timeout (" +
+                             std::to_string(self->server_.service_.runtime()->requestTimeout.count()) +
+                             "s) of its first byte; closing");
+                ++self->server_.requestTimeouts_;
+            } else {
                 log::debug("closing idle connection " + self->session_.peer);
-                self->close();
             }
+            self->close();
         });
     }
 
+    // Bytes arrived: the first byte of a request starts its deadline; later ones change nothing.
+    void bytesArrived() {
+        if (!inRequest_) armTimer(true);
+    }
+    // A request was parsed: the next one, if it has begun in the same read, has its deadline from
+    // now; else the idle time starts again.
+    void requestParsed() { armTimer(!buffer_.empty()); }
+
+    size_t pendingReplyBytes() const { return queuedBytes_ + outbuf_.size() + inflight_.size(); }
+
+    // Reads unless a read is under way or the bounds say wait (flow control: the kernel's socket
+    // buffers then hold the client back). Called again whenever a bound may have eased.
     void read() {
-        if (closed_ || eof_) return;
+        if (closed_ || eof_ || reading_) return;
+        if (!server_.service_.runtime()->flow.mayRead(buffer_.unreadSize(), pendingReplyBytes())) return;
+        reading_ = true;
         auto self = shared_from_this();
         socket_.async_read_some(asio::buffer(chunk_), [self](boost::system::error_code ec, size_t n) {
+            self->reading_ = false;
             if (self->closed_) return;
             if (ec == asio::error::eof) {
                 self->eof_ = true;
@@ -94,17 +127,17 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
                 return;
             } else {
                 self->buffer_.append(self->chunk_.data(), n);
-                self->armIdle();
+                self->bytesArrived();
             }
             self->process();
-            if (!self->eof_) self->read();
+            self->read();
         });
     }
 
     void process() {
         while (!busy_ && !closed_) {
             Request req;
-            auto r = parseRequest(std::string_view(buffer_).substr(offset_), server_.service_.runtime()->protocol, req);
+            auto r = parseRequest(buffer_.unread(), server_.service_.runtime()->protocol, req);
             if (r.status == ParseStatus::Garbage) {
                 ++server_.service_.counters().garbage;
                 log::warning("garbage from " + session_.peer + ": " + r.error + "; closing that connection");
@@ -113,22 +146,32 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
             }
             if (r.status == ParseStatus::NeedMore) {
                 if (eof_) {
-                    if (offset_ < buffer_.size()) {
+                    if (!buffer_.empty()) {
                         ++server_.service_.counters().garbage;
                         log::warning("connection " + session_.peer + " closed in the middle of a request (" +
-                                     std::to_string(buffer_.size() - offset_) + " bytes); ignored");
+                                     std::to_string(buffer_.unreadSize()) + " bytes); ignored");
                     }
                     finishAfterWrites();
                 }
                 return;
             }
-            offset_ += r.consumed;
-            if (offset_ == buffer_.size()) {
-                buffer_.clear();
-                offset_ = 0;
-            }
+            buffer_.consume(r.consumed);
+            requestParsed();
             answer(server_.service_.handle(session_, req, server_.service_.store().now()));
+            if (!closed_ && server_.service_.runtime()->flow.overHardLimit(pendingReplyBytes())) {
+                closeOverHardLimit();
+                return;
+            }
         }
+    }
+
+    void closeOverHardLimit() {
+        const auto& flow = server_.service_.runtime()->flow;
+        ++server_.pendingLimitCloses_;
+        log::warning("connection " + session_.peer + ": " + std::to_string(pendingReplyBytes()) +
+                     " bytes of replies not read, over " + std::to_string(flow.hardPendingLimit()) + " (" +
+                     std::to_string(FlowLimits::kHardPendingFactor) + " x policyd_max_pending_replies); closing");
+        close();
     }
 
     // What the request service answered: queue the action, close, or satisfy its need and resume.
@@ -156,6 +199,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
             auto& service = self->server_.service_;
             self->answer(service.resume(self->session_, *suspension, value, service.store().now()));
             self->process();  // take what arrived meanwhile
+            self->read();     // reads wait while a whole request's worth is buffered
         };
         switch (suspension->need.kind) {
             case Need::Kind::Provider: {
@@ -175,6 +219,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
     }
 
     void queue(std::string action, bool needsDurability) {
+        queuedBytes_ += action.size() + 9;  // "action=" and the blank line
         queued_.push_back({std::move(action), needsDurability});
         server_.pendingFlush_.push_back(shared_from_this());
         server_.scheduleFlush();
@@ -183,7 +228,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
     void writeSome() {
         if (writing_ || closed_) return;
         if (outbuf_.empty()) {
-            if (eof_ && !busy_ && offset_ >= buffer_.size()) finishAfterWrites();
+            if (eof_ && !busy_ && buffer_.empty()) finishAfterWrites();
             return;
         }
         writing_ = true;
@@ -198,6 +243,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
                 return;
             }
             self->writeSome();
+            self->read();  // replies drained: reading may resume
         });
     }
 
@@ -210,14 +256,17 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
 
     PolicyServer& server_;
     generic::socket socket_;
-    asio::steady_timer idle_;
+    asio::steady_timer timer_;
+    uint64_t timerGeneration_ = 0;
+    bool inRequest_ = false;  // the timer is the request deadline, not the idle time
+    std::string peerKey_;     // what policyd_max_connections_per_peer counts
     Session session_;
     std::array<char, 8192> chunk_{};
-    std::string buffer_;
-    size_t offset_ = 0;
+    InputBuffer buffer_;
     std::vector<Queued> queued_;
+    size_t queuedBytes_ = 0;  // formatted size of queued_
     std::string outbuf_, inflight_;
-    bool busy_ = false, eof_ = false, closed_ = false, writing_ = false;
+    bool busy_ = false, eof_ = false, closed_ = false, writing_ = false, reading_ = false;
 };
 
 // ------------------------------------------------------------------------------------------ control connection
@@ -352,28 +401,60 @@ void PolicyServer::accept(size_t index) {
                 boost::system::error_code ignored;
                 socket.close(ignored);
             } else {
-                std::string peer;
-                try {
-                    auto ep = socket.remote_endpoint();
-                    if (ep.protocol().family() == AF_INET || ep.protocol().family() == AF_INET6) {
-                        asio::ip::tcp::endpoint tcp;
-                        tcp.resize(ep.size());
-                        std::memcpy(tcp.data(), ep.data(), ep.size());
-                        peer = tcp.address().to_string() + ":" + std::to_string(tcp.port());
-                    }
-                } catch (...) {
-                }
+                auto [peer, peerKey] = describePeer(socket);
                 uint64_t id = nextConnectionId_++;
                 if (peer.empty()) peer = "unix#" + std::to_string(id);
-                auto c = std::make_shared<Connection>(*this, std::move(socket), id, peer);
-                connections_.insert(c);
-                c->start();
+                const size_t perPeer = service_.runtime()->maxConnectionsPerPeer;
+                if (!peerCounts_.acquire(peerKey, perPeer)) {
+                    refusePerPeer(peer, peerKey, perPeer);
+                    boost::system::error_code ignored;
+                    socket.close(ignored);
+                } else {
+                    auto c = std::make_shared<Connection>(*this, std::move(socket), id, peer, peerKey);
+                    connections_.insert(c);
+                    c->start();
+                }
             }
         } else if (ec != asio::error::operation_aborted) {
             log::warning(std::string("accept: ") + ec.message());
         }
         if (!stopping_) accept(index);
     });
+}
+
+// The client as logs name it (address:port; empty on unix sockets) and as
+// policyd_max_connections_per_peer counts it: "uid N" of a unix client (SO_PEERCRED), the address of
+// an inet one.
+std::pair<std::string, std::string> PolicyServer::describePeer(generic::socket& socket) {
+    try {
+        auto ep = socket.remote_endpoint();
+        if (ep.protocol().family() == AF_INET || ep.protocol().family() == AF_INET6) {
+            asio::ip::tcp::endpoint tcp;
+            tcp.resize(ep.size());
+            std::memcpy(tcp.data(), ep.data(), ep.size());
+            const std::string address = tcp.address().to_string();
+            return {address + ":" + std::to_string(tcp.port()), address};
+        }
+    } catch (...) {
+    }
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred)
+        return {"", "uid " + std::to_string(cred.uid)};
+    return {"", "unix"};  // no credentials: all such clients are one peer
+}
+
+void PolicyServer::refusePerPeer(const std::string& peer, const std::string& peerKey, size_t limit) {
+    ++refusedPerPeer_;
+    auto now = std::chrono::steady_clock::now();
+    if (now < nextPeerLimitLog_) return;
+    nextPeerLimitLog_ = now + 10s;
+    const uint64_t since = refusedPerPeer_ - refusedPerPeerLogged_;
+    refusedPerPeerLogged_ = refusedPerPeer_;
+    log::warning("policyd_max_connections_per_peer (" + std::to_string(limit) + ") reached by " + peerKey +
+                 (peer.empty() || peer.rfind(peerKey, 0) == 0 ? "" : " (" + peer + ")") + "; closed " +
+                 std::to_string(since) + " new connection" + (since == 1 ? "" : "s") +
+                 " (at most one such line in 10s)");
 }
 
 void PolicyServer::acceptControl(size_t index) {
@@ -446,6 +527,9 @@ std::string PolicyServer::statsLine() const {
                     " garbage=" + std::to_string(c.garbage) + " connections=" + std::to_string(connections_.size()) +
                     "/" + std::to_string(c.connections);
     if (c.rejectedConnections) s += " refused_connections=" + std::to_string(c.rejectedConnections);
+    if (refusedPerPeer_) s += " refused_per_peer=" + std::to_string(refusedPerPeer_);
+    if (requestTimeouts_) s += " request_timeouts=" + std::to_string(requestTimeouts_);
+    if (pendingLimitCloses_) s += " closed_unread_replies=" + std::to_string(pendingLimitCloses_);
     s += "; state: scopes=" + std::to_string(store.scopes) + " reservations=" + std::to_string(store.reservations) +
          " commits=" + std::to_string(store.commits);
     if (providers_) {

@@ -18,9 +18,11 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "config/values.h"
+#include "policyd/connection_bounds.h"
 #include "policyd/providers.h"
 #include "policyd/service.h"
 #include "util/process.h"
@@ -56,6 +58,8 @@ class PolicyServer {
   private:
     void accept(size_t index);
     void acceptControl(size_t index);
+    static std::pair<std::string, std::string> describePeer(boost::asio::generic::stream_protocol::socket& socket);
+    void refusePerPeer(const std::string& peer, const std::string& peerKey, size_t limit);
     void scheduleFlush();
     void flushTurn();
     void housekeeping();
@@ -73,6 +77,10 @@ class PolicyServer {
     std::chrono::steady_clock::time_point nextStats_;
     bool stopping_ = false;
     uint64_t nextConnectionId_ = 1;
+    // Rampart issue 9: connections per peer, and what the bounds refused or closed (stats line).
+    PeerCounts peerCounts_;
+    uint64_t refusedPerPeer_ = 0, refusedPerPeerLogged_ = 0, requestTimeouts_ = 0, pendingLimitCloses_ = 0;
+    std::chrono::steady_clock::time_point nextPeerLimitLog_{};
 };
 
 }  // namespace rampart::policyd

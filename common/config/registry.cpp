@@ -1,4 +1,6 @@
-// The registry of configuration keys (registry.h): every key with its type, default, help and programs.
+// The one registry of rampart.conf keys (name, type, default, documentation, programs, reloadable):
+// parsing, validation, rampartctl's config reference/man/example and the generated documents all
+// read this table.
 #include "config/registry.h"
 
 #include <array>
@@ -250,9 +252,36 @@ constexpr KeySpec kKeys[] = {
      {},
      1,
      1000000},
+    {"policyd_max_connections_per_peer",
+     T::Integer,
+     "1000",
+     "Most simultaneous connections from one peer: one uid on a unix socket (SO_PEERCRED), one "
+     "address on an inet listener; more are closed at once, counted (refused_per_peer in the stats "
+     "line) and logged (at most one line in 10s). All of a Postfix's smtpd processes are one peer "
+     "(one uid, one address) and each keeps one connection, so keep this above their number (master.cf "
+     "maxproc, default_process_limit 100); 1000 leaves room for ten times that and still keeps one "
+     "runaway peer from taking all of policyd_max_connections.",
+     kPolicyd,
+     true,
+     {},
+     1,
+     1000000},
     {"policyd_idle_timeout", T::Duration, "15m",
-     "A client connection idle this long is closed (Postfix closes its own after "
-     "smtpd_policy_service_max_idle, 300s by default).",
+     "A client connection idle this long between requests is closed (Postfix keeps its policy "
+     "connections open and closes them itself after smtpd_policy_service_max_idle, 300s by default). "
+     "A request being received has policyd_request_timeout instead.",
+     kPolicyd, true},
+    {"policyd_request_timeout", T::Duration, "30s",
+     "Longest time from a request's first byte to its last; a client still sending then is closed and "
+     "logged (a client trickling bytes holds no connection slot for ever). Postfix and Exim write a "
+     "request at once, so it normally takes milliseconds; Postfix itself gives up on a reply after "
+     "smtpd_policy_service_timeout (100s). Also ends a client that stops reading its replies: its "
+     "requests are no longer read. At least 1s.",
+     kPolicyd, true},
+    {"policyd_max_pending_replies", T::Size, "64k",
+     "Most reply bytes waiting for one client to read them: past this, that client's requests are not "
+     "read until it reads its replies (Postfix reads each reply before its next request, so never gets "
+     "here); one with four times this unread is closed and logged. At least 1k.",
      kPolicyd, true},
     {"policyd_max_request_size", T::Size, "16k",
      "Largest policy request accepted; a longer one is garbage: logged, and that connection closed.", kPolicyd, true},

@@ -3,7 +3,9 @@
 Exim-style one-shot requests, garbage that closes only its own connection, 32 parallel connections on
 one scope (never past the cap, exactly), kill -9 under load (every answered permit still counted after
 a restart), reload of a changed cap, providers from MX records on a loopback DNS server, the control
-socket and rampartctl."""
+socket and rampartctl; the bounds on untrusted clients (Rampart issue 9): pipelining and split requests
+keep the daemon's memory flat, a trickling request is closed at policyd_request_timeout, and
+policyd_max_connections_per_peer."""
 import json
 import os
 import signal
@@ -347,6 +349,169 @@ class PolicyDaemon(unittest.TestCase):
         self.assertEqual(answers, ["DUNNO"] * 7)
         self.assertIn("would defer (monitor only): from=<mon@acme.test>", self.d.log())
         self.assertIn("reached cap 5/day", self.d.log())
+
+    # ------------------------------------------------------------------ bounds on clients (issue 9)
+    def restart_with(self, **settings):
+        self.d.stop()
+        self.settings.update(settings)
+        daemons.write_config(self.conf, self.settings)
+        self.d.start(wait_unix=self.sock)
+
+    def rss_kb(self):
+        with open(f"/proc/{self.d.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def test_pipelining_and_split_requests_keep_memory_flat(self):
+        # A CONNECT request changes no state (DUNNO); 2 KB of an ignored attribute make each big.
+        req = policy.encode({"request": "smtpd_access_policy", "protocol_state": "CONNECT",
+                             "client_address": "192.0.2.1", "x_padding": "p" * 2048})
+        with policy.Connection(self.addr()) as c:
+            self.assertEqual(self.send_message(c, "base@acme.test", "b@example.test", 0), "DUNNO")
+        baseline = self.rss_kb()
+        peak, done = [baseline], threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], self.rss_kb())
+                time.sleep(0.05)
+
+        # 1. sends 30000 requests (64 MB) and never reads a reply
+        pipelined = {"sent": 0}
+        pipeliner = socket.socket(socket.AF_UNIX)
+        pipeliner.connect(self.sock)
+
+        def pipeline():
+            pipeliner.settimeout(3)
+            batch = req * 100
+            try:
+                for _ in range(300):
+                    pipeliner.sendall(batch)
+                    pipelined["sent"] += len(batch)
+            except OSError:  # socket.timeout: the daemon stopped reading it, as it should
+                pass
+
+        # 2. a request stream in 997-byte writes (never on a request boundary), replies read
+        split = {"replies": 0, "requests": 6000}
+        splitter = socket.socket(socket.AF_UNIX)
+        splitter.connect(self.sock)
+        splitter.settimeout(30)
+
+        def split_send():
+            stream = req * split["requests"]
+            for i in range(0, len(stream), 997):
+                splitter.sendall(stream[i:i + 997])
+
+        def split_read():
+            buf = b""
+            while split["replies"] < split["requests"]:
+                d = splitter.recv(65536)
+                if not d:
+                    return
+                buf += d
+                n = buf.count(b"action=DUNNO\n\n")
+                split["replies"] += n
+                buf = buf[n * len(b"action=DUNNO\n\n"):]
+
+        threads = [threading.Thread(target=f) for f in (sample, pipeline, split_send, split_read)]
+        for t in threads:
+            t.start()
+        # 3. a client sending its requests in 1-byte writes, and a normal client: both served meanwhile
+        trickle = policy.Connection(self.addr())
+        for i in range(3):
+            for b in policy.encode(policy.rcpt("tr@acme.test", f"t{i}@example.test", f"tr{i}")):
+                trickle.sock.send(bytes([b]))
+            self.assertEqual(trickle.read_reply(), "DUNNO")
+        trickle.close()
+        t0 = time.monotonic()
+        with policy.Connection(self.addr()) as c:
+            self.assertEqual(self.send_message(c, "normal@acme.test", "n@example.test", 1), "DUNNO")
+        self.assertLess(time.monotonic() - t0, 5)
+        for t in threads[1:]:
+            t.join(60)
+        done.set()
+        threads[0].join()
+        self.assertEqual(split["replies"], split["requests"])
+        total = 30000 * len(req)
+        # Reading stopped once its unread replies passed policyd_max_pending_replies: far less than
+        # all of it got into the daemon (the kernel's socket buffers hold a few MB at most).
+        self.assertLess(pipelined["sent"], total)
+        grown = peak[0] - baseline
+        print(f"RSS {baseline} kB at start, peak {peak[0]} kB (+{grown} kB); pipeliner got "
+              f"{pipelined['sent'] // 1024} of {total // 1024} kB in; {split['requests']} split requests "
+              f"({split['requests'] * len(req) // 1024} kB) answered")
+        self.assertLess(grown, 20 * 1024, "the daemon's memory grew with what clients sent")
+        pipeliner.close()
+        splitter.close()
+        self.assertNotIn("garbage", self.d.log())
+
+    def test_a_trickling_request_is_closed_at_the_request_timeout(self):
+        self.restart_with(policyd_request_timeout="2s")
+        idle = policy.Connection(self.addr())  # between requests: policyd_idle_timeout, not 2s
+        self.assertEqual(idle.ask(policy.rcpt("idle@acme.test", "a@example.test", "id1")), "DUNNO")
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.sock)
+        data = policy.encode(policy.rcpt("slow@acme.test", "s@example.test", "sl1"))
+        t0, closed = time.monotonic(), False
+        for b in data:  # one byte every 0.5 s: the whole request would take over a minute
+            try:
+                s.send(bytes([b]))
+                s.settimeout(0.5)
+                if s.recv(100) == b"":
+                    closed = True
+            except socket.timeout:
+                pass
+            except OSError:  # reset, broken pipe: closed too
+                closed = True
+            if closed:
+                break
+        elapsed = time.monotonic() - t0
+        s.close()
+        self.assertTrue(closed, "the trickling client was never closed")
+        self.assertGreaterEqual(elapsed, 1.5)
+        self.assertLess(elapsed, 5)
+        print(f"trickling client closed after {elapsed:.1f}s (policyd_request_timeout=2s)")
+        self.d.wait_log("no complete request within policyd_request_timeout (2s) of its first byte; closing")
+        # the connection idle for longer than 2s between requests is still served
+        self.assertEqual(idle.ask(policy.rcpt("idle@acme.test", "b@example.test", "id2")), "DUNNO")
+        idle.close()
+        self.assertIn("request_timeouts=1", self.stats())
+
+    def test_connections_per_peer_are_limited(self):
+        self.restart_with(policyd_max_connections_per_peer="3")
+        inet = f"inet:127.0.0.1:{self.port}"
+        conns = [policy.Connection(inet) for _ in range(3)]
+        for i, c in enumerate(conns):
+            self.assertEqual(c.ask(policy.rcpt("peer@acme.test", f"p{i}@example.test", f"pp{i}")), "DUNNO")
+        fourth = socket.create_connection(("127.0.0.1", self.port))
+        fourth.settimeout(5)
+        try:
+            self.assertEqual(fourth.recv(100), b"", "a 4th connection from 127.0.0.1 was kept")
+        except ConnectionResetError:
+            pass
+        fourth.close()
+        self.d.wait_log("policyd_max_connections_per_peer (3) reached by 127.0.0.1; closed 1 new connection")
+        # the first three are still served; unix clients are another peer (their uid)
+        for i, c in enumerate(conns):
+            self.assertEqual(c.ask(policy.rcpt("peer@acme.test", f"q{i}@example.test", f"pq{i}")), "DUNNO")
+        with policy.Connection(self.addr()) as u:
+            self.assertEqual(u.ask(policy.rcpt("peer2@acme.test", "u@example.test", "pu")), "DUNNO")
+        self.assertIn("refused_per_peer=1", self.stats())
+        # a closed connection frees its slot (the daemon sees the close a moment later)
+        conns.pop().close()
+
+        def fourth_served():
+            try:
+                with policy.Connection(inet) as c:
+                    return c.ask(policy.rcpt("peer@acme.test", "r@example.test", "pr")) == "DUNNO"
+            except (ConnectionError, OSError):
+                return False
+
+        env.wait_for(fourth_served, timeout=10, what="a connection in the freed slot")
+        for c in conns:
+            c.close()
 
     def test_check_config_reports_limits_errors_with_file_and_line(self):
         bad = os.path.join(self.tmp, "bad-limits.conf")
